@@ -1,0 +1,525 @@
+//! The normalized catalog model and the parsers that produce it.
+//!
+//! Every catalog format an agency may publish is read into the same [`Dataset`] so that
+//! scoring never cares where a record came from. Parsing is pure: it takes bytes (any
+//! [`std::io::Read`]) and hands back datasets one at a time, so a catalog of a million
+//! records is never held whole in memory as a JSON tree.
+//!
+//! Third-party catalogs are hostile by default. A parser never panics on input; a record
+//! whose fields have the wrong types still yields a [`Dataset`] (with the bad fields left
+//! empty and noted in [`Dataset::problems`]), and only a document that cannot be read at
+//! all is a [`CatalogError`].
+
+use std::fmt;
+use std::io::Read;
+
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// One dataset (in Decree 47 terms, possibly a database) as published in a catalog.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Dataset {
+    pub identifier: Option<String>,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    pub publisher: Option<String>,
+    pub contact_point: Option<String>,
+    pub keywords: Vec<String>,
+    pub themes: Vec<String>,
+    pub spatial: Option<String>,
+    pub temporal: Option<String>,
+    pub issued: Option<String>,
+    pub modified: Option<String>,
+    pub accrual_periodicity: Option<String>,
+    pub license: Option<String>,
+    pub access_level: Option<String>,
+    pub rights: Option<String>,
+    pub distributions: Vec<Distribution>,
+    /// Fields present but unusable (wrong type, empty), for the record's findings.
+    pub problems: Vec<FieldProblem>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Distribution {
+    pub access_url: Option<String>,
+    pub download_url: Option<String>,
+    pub media_type: Option<String>,
+    pub format: Option<String>,
+    pub byte_size: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
+}
+
+impl Dataset {
+    /// The name a finding uses for this record: its identifier, else its title.
+    pub fn subject(&self) -> String {
+        self.identifier
+            .clone()
+            .or_else(|| self.title.clone())
+            .unwrap_or_else(|| "(a dataset with neither identifier nor title)".to_string())
+    }
+}
+
+/// What a parse saw of the catalog as a whole.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CatalogSummary {
+    /// `conformsTo` of a data.json, when given.
+    pub conforms_to: Option<String>,
+    pub datasets: usize,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
+pub enum CatalogError {
+    #[error("the catalog is not valid JSON at line {line}, column {column}: {message}")]
+    Syntax {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("the catalog ends before its JSON is complete (line {line}, column {column})")]
+    Truncated { line: usize, column: usize },
+    #[error("the catalog is not a data.json: {0}")]
+    Shape(String),
+    #[error("the catalog could not be read: {0}")]
+    Io(String),
+}
+
+impl From<serde_json::Error> for CatalogError {
+    fn from(e: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        let (line, column) = (e.line(), e.column());
+        match e.classify() {
+            Category::Eof => CatalogError::Truncated { line, column },
+            Category::Io => CatalogError::Io(e.to_string()),
+            Category::Syntax => CatalogError::Syntax {
+                line,
+                column,
+                message: strip_position(&e.to_string()),
+            },
+            // Errors raised by our own visitors describe the catalog's shape.
+            Category::Data => CatalogError::Shape(strip_position(&e.to_string())),
+        }
+    }
+}
+
+/// serde_json appends " at line L column C"; the variants carry those separately.
+fn strip_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message.to_string(),
+    }
+}
+
+/// Parses a DCAT-US `data.json` (v1.1 object, or the v1.0 bare array of datasets), calling
+/// `each` for every dataset in document order.
+pub fn parse_datajson<R: Read>(reader: R, each: impl FnMut(Dataset)) -> Result<CatalogSummary, CatalogError> {
+    let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
+    let summary = CatalogSeed { each }.deserialize(&mut de)?;
+    de.end()?;
+    Ok(summary)
+}
+
+/// Convenience for tests and small catalogs: every dataset in a vector.
+pub fn parse_datajson_all(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), CatalogError> {
+    let mut all = Vec::new();
+    let summary = parse_datajson(bytes, |d| all.push(d))?;
+    Ok((summary, all))
+}
+
+struct CatalogSeed<F> {
+    each: F,
+}
+
+impl<'de, F: FnMut(Dataset)> DeserializeSeed<'de> for CatalogSeed<F> {
+    type Value = CatalogSummary;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
+    type Value = CatalogSummary;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a data.json catalog object with a `dataset` array")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(mut self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut summary = CatalogSummary::default();
+        let mut saw_datasets = false;
+        while let Some(key) = map.next_key::<String>()? {
+            match key.as_str() {
+                "dataset" if !saw_datasets => {
+                    saw_datasets = true;
+                    summary.datasets = map.next_value_seed(DatasetsSeed { each: &mut self.each })?;
+                }
+                "dataset" => return Err(de::Error::custom("the key `dataset` appears twice")),
+                "conformsTo" => {
+                    if let Value::String(s) = map.next_value::<Value>()? {
+                        summary.conforms_to = Some(s);
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        if !saw_datasets {
+            return Err(de::Error::custom("it has no `dataset` array"));
+        }
+        Ok(summary)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<Self::Value, A::Error> {
+        let datasets = DatasetsSeed { each: &mut self.each }.visit_seq(seq)?;
+        Ok(CatalogSummary {
+            conforms_to: None,
+            datasets,
+        })
+    }
+}
+
+struct DatasetsSeed<'a, F> {
+    each: &'a mut F,
+}
+
+impl<'de, F: FnMut(Dataset)> DeserializeSeed<'de> for DatasetsSeed<'_, F> {
+    type Value = usize;
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de, F: FnMut(Dataset)> Visitor<'de> for DatasetsSeed<'_, F> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("`dataset` to be an array of dataset objects")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
+        let mut count = 0;
+        // One record's tree at a time: memory stays bounded by the largest record.
+        while let Some(record) = seq.next_element::<Value>()? {
+            count += 1;
+            (self.each)(dataset_from_value(record));
+        }
+        Ok(count)
+    }
+}
+
+/// Maps one data.json record leniently: a field of the wrong type is left empty and noted.
+pub fn dataset_from_value(record: Value) -> Dataset {
+    let mut ds = Dataset::default();
+    let Value::Object(mut obj) = record else {
+        ds.problems.push(FieldProblem {
+            field: "dataset".into(),
+            message: format!("a record is {} instead of an object", kind_of(&record)),
+        });
+        return ds;
+    };
+    let mut problems = Vec::new();
+    let mut text = |obj: &mut serde_json::Map<String, Value>, key: &str| -> Option<String> {
+        match obj.remove(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) if s.trim().is_empty() => {
+                problems.push(FieldProblem {
+                    field: key.into(),
+                    message: "is empty".into(),
+                });
+                None
+            }
+            Some(Value::String(s)) => Some(s.trim().to_string()),
+            Some(other) => {
+                problems.push(FieldProblem {
+                    field: key.into(),
+                    message: format!("is {} instead of a string", kind_of(&other)),
+                });
+                None
+            }
+        }
+    };
+    ds.identifier = text(&mut obj, "identifier");
+    ds.title = text(&mut obj, "title");
+    ds.description = text(&mut obj, "description");
+    ds.spatial = text(&mut obj, "spatial");
+    ds.temporal = text(&mut obj, "temporal");
+    ds.issued = text(&mut obj, "issued");
+    ds.modified = text(&mut obj, "modified");
+    ds.accrual_periodicity = text(&mut obj, "accrualPeriodicity");
+    ds.license = text(&mut obj, "license");
+    ds.access_level = text(&mut obj, "accessLevel");
+    ds.rights = text(&mut obj, "rights");
+    ds.publisher = named(obj.remove("publisher"), &["name"], "publisher", &mut problems);
+    // Some catalogs give a contact's e-mail address but no name: either identifies it.
+    ds.contact_point = named(obj.remove("contactPoint"), &["fn", "hasEmail"], "contactPoint", &mut problems);
+    ds.keywords = strings(obj.remove("keyword"), "keyword", &mut problems);
+    ds.themes = strings(obj.remove("theme"), "theme", &mut problems);
+    ds.distributions = match obj.remove("distribution") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items
+            .into_iter()
+            .filter_map(|d| distribution_from_value(d, &mut problems))
+            .collect(),
+        Some(single @ Value::Object(_)) => distribution_from_value(single, &mut problems).into_iter().collect(),
+        Some(other) => {
+            problems.push(FieldProblem {
+                field: "distribution".into(),
+                message: format!("is {} instead of an array", kind_of(&other)),
+            });
+            Vec::new()
+        }
+    };
+    ds.problems = problems;
+    ds
+}
+
+fn distribution_from_value(value: Value, problems: &mut Vec<FieldProblem>) -> Option<Distribution> {
+    let Value::Object(mut obj) = value else {
+        problems.push(FieldProblem {
+            field: "distribution".into(),
+            message: format!("an entry is {} instead of an object", kind_of(&value)),
+        });
+        return None;
+    };
+    let mut text = |key: &str| match obj.remove(key) {
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        None | Some(Value::Null) | Some(Value::String(_)) => None,
+        Some(other) => {
+            problems.push(FieldProblem {
+                field: format!("distribution.{key}"),
+                message: format!("is {} instead of a string", kind_of(&other)),
+            });
+            None
+        }
+    };
+    let access_url = text("accessURL");
+    let download_url = text("downloadURL");
+    let media_type = text("mediaType");
+    let format = text("format");
+    let byte_size = match obj.remove("byteSize") {
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    Some(Distribution {
+        access_url,
+        download_url,
+        media_type,
+        format,
+        byte_size,
+    })
+}
+
+/// `publisher` / `contactPoint`: an object named by the first of `keys` it has, or
+/// (leniently) a plain string.
+fn named(value: Option<Value>, keys: &[&str], field: &str, problems: &mut Vec<FieldProblem>) -> Option<String> {
+    match value {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+        Some(Value::Object(mut obj)) => {
+            let name = keys.iter().find_map(|k| match obj.remove(*k) {
+                Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
+                _ => None,
+            });
+            if name.is_none() {
+                problems.push(FieldProblem {
+                    field: format!("{field}.{}", keys[0]),
+                    message: "is missing or not a string".into(),
+                });
+            }
+            name
+        }
+        Some(other) => {
+            problems.push(FieldProblem {
+                field: field.into(),
+                message: format!("is {} instead of an object", kind_of(&other)),
+            });
+            None
+        }
+    }
+}
+
+/// A list of strings; a single string is accepted as a list of one.
+fn strings(value: Option<Value>, field: &str, problems: &mut Vec<FieldProblem>) -> Vec<String> {
+    match value {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if s.trim().is_empty() => Vec::new(),
+        Some(Value::String(s)) => vec![s.trim().to_string()],
+        Some(Value::Array(items)) => {
+            let mut out = Vec::new();
+            for item in items {
+                match item {
+                    Value::String(s) if !s.trim().is_empty() => out.push(s.trim().to_string()),
+                    Value::String(_) => {}
+                    other => problems.push(FieldProblem {
+                        field: field.into(),
+                        message: format!("holds {} instead of a string", kind_of(&other)),
+                    }),
+                }
+            }
+            out
+        }
+        Some(other) => {
+            problems.push(FieldProblem {
+                field: field.into(),
+                message: format!("is {} instead of an array of strings", kind_of(&other)),
+            });
+            Vec::new()
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// A data.json record as the simulator writes it; also documents the fields read above.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct DataJsonRecord {
+    #[serde(rename = "@type")]
+    pub type_: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identifier: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub keyword: Vec<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub theme: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub accrual_periodicity: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_point: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_level: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub license: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spatial: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporal: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub distribution: Vec<Value>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SAMPLE: &str = r#"{
+      "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
+      "@type": "dcat:Catalog",
+      "dataset": [
+        {
+          "@type": "dcat:Dataset",
+          "identifier": "hn-dan-cu-2024",
+          "title": "Dân cư theo phường <b>2024</b>",
+          "description": "Số dân theo phường",
+          "keyword": ["dân cư", "thống kê"],
+          "modified": "2024-06-01",
+          "publisher": {"@type": "org:Organization", "name": "UBND Thành phố Hà Nội"},
+          "contactPoint": {"@type": "vcard:Contact", "fn": "Sở KH&CN", "hasEmail": "mailto:a@b.vn"},
+          "accessLevel": "public",
+          "license": "https://creativecommons.org/licenses/by/4.0/",
+          "distribution": [{"downloadURL": "https://data.hanoi.gov.vn/a.csv", "mediaType": "text/csv", "byteSize": 1024}]
+        },
+        {"title": 42, "keyword": "one", "publisher": "Sở Tài chính", "distribution": {"accessURL": "https://x"}},
+        "not an object"
+      ]
+    }"#;
+
+    #[test]
+    fn parses_records_in_order_leniently() {
+        let (summary, all) = parse_datajson_all(SAMPLE.as_bytes()).unwrap();
+        assert_eq!(summary.datasets, 3);
+        assert_eq!(summary.conforms_to.as_deref(), Some("https://project-open-data.cio.gov/v1.1/schema"));
+        let first = &all[0];
+        assert_eq!(first.identifier.as_deref(), Some("hn-dan-cu-2024"));
+        assert_eq!(first.title.as_deref(), Some("Dân cư theo phường <b>2024</b>"));
+        assert_eq!(first.keywords, vec!["dân cư", "thống kê"]);
+        assert_eq!(first.publisher.as_deref(), Some("UBND Thành phố Hà Nội"));
+        assert_eq!(first.contact_point.as_deref(), Some("Sở KH&CN"));
+        assert_eq!(first.distributions[0].byte_size, Some(1024));
+        assert!(first.problems.is_empty());
+
+        let second = &all[1];
+        assert_eq!(second.title, None);
+        assert_eq!(second.keywords, vec!["one"]);
+        assert_eq!(second.publisher.as_deref(), Some("Sở Tài chính"));
+        assert_eq!(second.distributions[0].access_url.as_deref(), Some("https://x"));
+        assert_eq!(second.problems[0].field, "title");
+
+        assert_eq!(all[2].problems[0].field, "dataset");
+    }
+
+    #[test]
+    fn accepts_the_v1_0_bare_array() {
+        let (summary, all) = parse_datajson_all(br#"[{"title":"a"},{"title":"b"}]"#).unwrap();
+        assert_eq!(summary.datasets, 2);
+        assert_eq!(all[1].title.as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn html_is_a_syntax_error_with_position() {
+        let err = parse_datajson_all(b"<!DOCTYPE html><html></html>").unwrap_err();
+        assert!(matches!(err, CatalogError::Syntax { line: 1, column: 1, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn truncation_is_told_apart() {
+        let cut = &SAMPLE.as_bytes()[..SAMPLE.len() / 2];
+        let err = parse_datajson_all(cut).unwrap_err();
+        assert!(matches!(err, CatalogError::Truncated { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn invalid_utf8_is_an_error_not_a_panic() {
+        let mut bytes = br#"{"dataset":[{"title":""#.to_vec();
+        bytes.extend_from_slice(&[0xff, 0xfe]);
+        bytes.extend_from_slice(br#""}]}"#);
+        let err = parse_datajson_all(&bytes).unwrap_err();
+        assert!(matches!(err, CatalogError::Syntax { .. }), "{err:?}");
+    }
+
+    #[test]
+    fn deep_nesting_is_refused() {
+        let mut s = String::from(r#"{"dataset":[{"title":"#);
+        s.push_str(&"[".repeat(100_000));
+        let err = parse_datajson_all(s.as_bytes()).unwrap_err();
+        assert!(err.to_string().contains("recursion"), "{err}");
+    }
+
+    #[test]
+    fn wrong_shapes_are_errors() {
+        assert!(matches!(parse_datajson_all(br#"{"title":"x"}"#), Err(CatalogError::Shape(_))));
+        assert!(matches!(parse_datajson_all(br#"{"dataset":{}}"#), Err(CatalogError::Shape(_))));
+        assert!(matches!(parse_datajson_all(b"42"), Err(CatalogError::Shape(_))));
+        assert!(matches!(parse_datajson_all(br#"{"dataset":[]} trailing"#), Err(CatalogError::Syntax { .. })));
+    }
+
+    #[test]
+    fn an_empty_catalog_parses() {
+        let (summary, all) = parse_datajson_all(br#"{"dataset":[]}"#).unwrap();
+        assert_eq!((summary.datasets, all.len()), (0, 0));
+    }
+}

@@ -1,0 +1,878 @@
+//! Configuration: the daemon's settings (`dtindex.toml`) and the registry of agencies
+//! (`agencies.toml`).
+//!
+//! Both files are written by people, so loading them is a diagnostic exercise as much as a
+//! parse: every problem is reported with its file, line and column and what to do about it,
+//! and as many problems as can be found are reported in one go. To get there the file is
+//! first parsed into a spanned TOML tree (which recovers from syntax errors), then each
+//! section and each `[[agency]]` is deserialized on its own (so one agency's type error does
+//! not hide another's), and finally the values are checked for meaning (URLs, cron, codes).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use toml::Spanned;
+use toml::de::{DeTable, DeValue, ValueDeserializer};
+use url::Url;
+
+use crate::registry::{Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
+
+/// The registry compiled into the binary, so that `dtindex demo` works from any directory.
+pub const BUILTIN_REGISTRY: &str = include_str!("../config/agencies.toml");
+const BUILTIN_REGISTRY_NAME: &str = "<built-in config/agencies.toml>";
+
+/// One problem found in a configuration file, located precisely enough to jump to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub help: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}:{}: error: {}",
+            self.file.display(),
+            self.line,
+            self.column,
+            self.message
+        )?;
+        if !self.help.is_empty() {
+            write!(f, "\n    help: {}", self.help)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}", render(.0))]
+    Invalid(Vec<Diagnostic>),
+}
+
+fn render(diagnostics: &[Diagnostic]) -> String {
+    let mut out = format!(
+        "{} problem{} in the configuration:",
+        diagnostics.len(),
+        if diagnostics.len() == 1 { "" } else { "s" }
+    );
+    for d in diagnostics {
+        out.push('\n');
+        out.push_str(&d.to_string());
+    }
+    out
+}
+
+impl ConfigError {
+    pub fn diagnostics(&self) -> &[Diagnostic] {
+        match self {
+            ConfigError::Invalid(d) => d,
+            ConfigError::Read { .. } => &[],
+        }
+    }
+}
+
+/// Collects diagnostics for one source file, turning byte spans into line and column.
+struct Reporter<'a> {
+    file: &'a Path,
+    source: &'a str,
+    found: Vec<Diagnostic>,
+}
+
+impl<'a> Reporter<'a> {
+    fn new(file: &'a Path, source: &'a str) -> Self {
+        Reporter {
+            file,
+            source,
+            found: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+        let (line, column) = line_column(self.source, span.start);
+        self.found.push(Diagnostic {
+            file: self.file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+            help: help.into(),
+        });
+    }
+
+    fn toml_error(&mut self, err: &toml::de::Error, help: &str) {
+        let span = err.span().unwrap_or(0..0);
+        self.error(span, err.message().trim().to_string(), help);
+    }
+
+    /// Deserializes one spanned subtree, reporting a type error instead of failing.
+    fn decode<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, help: &str) -> Option<T> {
+        match T::deserialize(ValueDeserializer::from(value)) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.toml_error(&e, help);
+                None
+            }
+        }
+    }
+
+    fn finish<T>(self, value: T) -> Result<T, ConfigError> {
+        if self.found.is_empty() {
+            Ok(value)
+        } else {
+            Err(ConfigError::Invalid(self.found))
+        }
+    }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(source.len());
+    let before = source.get(..offset).unwrap_or(source);
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let column = before[line_start..].chars().count() + 1;
+    (line, column)
+}
+
+fn parse_document<'i>(rep: &mut Reporter<'_>, source: &'i str) -> Spanned<DeTable<'i>> {
+    let (table, errors) = DeTable::parse_recoverable(source);
+    for e in &errors {
+        rep.toml_error(e, "fix the TOML syntax at this point (https://toml.io/en/v1.0.0)");
+    }
+    table
+}
+
+fn read(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// The registry
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAgency {
+    code: Spanned<String>,
+    kind: Spanned<String>,
+    name: Spanned<String>,
+    #[serde(default)]
+    name_ascii: Option<String>,
+    #[serde(default)]
+    predecessors: Vec<String>,
+    #[serde(default)]
+    catalog_url: Option<Spanned<String>>,
+    #[serde(default)]
+    catalog_format: Option<Spanned<String>>,
+    #[serde(default)]
+    services: Vec<Spanned<RawService>>,
+    #[serde(default)]
+    declaration_url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawService {
+    url: Spanned<String>,
+    #[serde(default)]
+    platform: Option<Spanned<String>>,
+}
+
+const AGENCY_HELP: &str = "each [[agency]] needs code, kind and name; optional: name_ascii, \
+     predecessors, catalog_url, catalog_format, services, declaration_url";
+
+impl Registry {
+    /// Loads and validates a registry file.
+    pub fn load(path: &Path) -> Result<Registry, ConfigError> {
+        let source = read(path)?;
+        Registry::parse(path, &source)
+    }
+
+    /// The registry compiled into the binary (the 34 provinces and 17 ministries of 2025).
+    pub fn builtin() -> Registry {
+        // The built-in file is checked by a unit test, so this cannot fail in a release.
+        Registry::parse(Path::new(BUILTIN_REGISTRY_NAME), BUILTIN_REGISTRY)
+            .unwrap_or_else(|e| panic!("the built-in registry is invalid: {e}"))
+    }
+
+    /// Parses a registry from text; `file` only names it in diagnostics.
+    pub fn parse(file: &Path, source: &str) -> Result<Registry, ConfigError> {
+        let mut rep = Reporter::new(file, source);
+        let doc = parse_document(&mut rep, source);
+        let mut agencies = Vec::new();
+        let mut seen: HashMap<String, usize> = HashMap::new();
+        let doc_span = doc.span();
+        let mut doc = doc.into_inner();
+        for (key, _) in doc.iter() {
+            if key.get_ref().as_ref() != "agency" {
+                rep.error(
+                    key.span(),
+                    format!("unknown top-level key `{}`", key.get_ref()),
+                    "the registry holds only [[agency]] tables",
+                );
+            }
+        }
+        let list = doc.remove("agency");
+        let Some(list) = list else {
+            rep.error(doc_span, "no [[agency]] in the registry", AGENCY_HELP);
+            return rep.finish(Registry { agencies });
+        };
+        let list_span = list.span();
+        let DeValue::Array(items) = list.into_inner() else {
+            rep.error(list_span, "`agency` must be an array of tables", "write each agency as [[agency]]");
+            return rep.finish(Registry { agencies });
+        };
+        for item in items {
+            let span = item.span();
+            let Some(raw) = rep.decode::<RawAgency>(item, AGENCY_HELP) else {
+                continue;
+            };
+            if let Some(agency) = validate_agency(&mut rep, raw) {
+                if let Some(first) = seen.get(&agency.code) {
+                    let (line, _) = line_column(source, *first);
+                    rep.error(
+                        span,
+                        format!("agency code `{}` is used twice", agency.code),
+                        format!("it was first used on line {line}; codes must be unique"),
+                    );
+                    continue;
+                }
+                seen.insert(agency.code.clone(), span.start);
+                agencies.push(agency);
+            }
+        }
+        rep.finish(Registry { agencies })
+    }
+}
+
+fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
+    let before = rep.found.len();
+    let code = raw.code.get_ref().trim().to_string();
+    if code.is_empty()
+        || !code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        rep.error(
+            raw.code.span(),
+            format!("agency code `{code}` is not valid"),
+            "use letters, digits, `-` or `_` (it appears in URLs and metric labels), e.g. \"01\" or \"BTC\"",
+        );
+    }
+    let kind = match raw.kind.get_ref().as_str() {
+        "ministry" => Some(AgencyKind::Ministry),
+        "province" => Some(AgencyKind::Province),
+        other => {
+            rep.error(
+                raw.kind.span(),
+                format!("unknown agency kind `{other}`"),
+                "kind is \"ministry\" or \"province\"",
+            );
+            None
+        }
+    };
+    if raw.name.get_ref().trim().is_empty() {
+        rep.error(raw.name.span(), "agency name is empty", "give the agency's Vietnamese name");
+    }
+    let catalog_url = optional_url(rep, raw.catalog_url.as_ref(), "catalog_url");
+    let format = match &raw.catalog_format {
+        None => CatalogFormat::Auto,
+        Some(f) => match f.get_ref().parse::<CatalogFormat>() {
+            Ok(format) => format,
+            Err(e) => {
+                rep.error(f.span(), e, format!("supported formats: {}", CatalogFormat::NAMES.join(", ")));
+                CatalogFormat::Auto
+            }
+        },
+    };
+    let mut services = Vec::new();
+    for s in &raw.services {
+        let s = s.get_ref();
+        let url = optional_url(rep, Some(&s.url), "services.url");
+        let platform = s.platform.as_ref().map(|p| p.get_ref().trim().to_string());
+        if let Some(url) = url {
+            services.push(ServiceEndpoint {
+                url,
+                platform: platform.filter(|p| !p.is_empty()),
+            });
+        } else if s.url.get_ref().trim().is_empty() {
+            rep.error(
+                s.url.span(),
+                "a sharing service with an empty URL",
+                "remove the entry, or give the service's URL on the LGSP/NDXP",
+            );
+        }
+    }
+    let declaration_url = optional_url(rep, raw.declaration_url.as_ref(), "declaration_url");
+    if rep.found.len() > before {
+        return None;
+    }
+    Some(Agency {
+        code,
+        kind: kind?,
+        name: raw.name.into_inner().trim().to_string(),
+        name_ascii: raw.name_ascii.unwrap_or_default(),
+        predecessors: raw.predecessors,
+        catalog: catalog_url.map(|url| CatalogEndpoint { url, format }),
+        services,
+        declaration_url,
+    })
+}
+
+/// An optional http(s) URL: absent or empty means "not published".
+fn optional_url(rep: &mut Reporter<'_>, value: Option<&Spanned<String>>, field: &str) -> Option<Url> {
+    let value = value?;
+    let text = value.get_ref().trim();
+    if text.is_empty() {
+        return None;
+    }
+    match Url::parse(text) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => Some(url),
+        Ok(url) => {
+            rep.error(
+                value.span(),
+                format!("{field} `{text}` is not an http(s) URL (scheme `{}`)", url.scheme()),
+                "use an absolute http:// or https:// URL, or leave it empty if nothing is published",
+            );
+            None
+        }
+        Err(e) => {
+            rep.error(
+                value.span(),
+                format!("{field} `{text}` is not a valid URL: {e}"),
+                "use an absolute http:// or https:// URL, or leave it empty if nothing is published",
+            );
+            None
+        }
+    }
+}
+
+/// Writes a registry back as `agencies.toml` (the simulator uses it to point a daemon at
+/// itself). Parsing the output gives the same registry.
+pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error> {
+    #[derive(serde::Serialize)]
+    struct File<'a> {
+        agency: Vec<Entry<'a>>,
+    }
+    #[derive(serde::Serialize)]
+    struct Entry<'a> {
+        code: &'a str,
+        kind: &'a str,
+        name: &'a str,
+        name_ascii: &'a str,
+        predecessors: &'a [String],
+        catalog_url: String,
+        catalog_format: &'a str,
+        services: Vec<Service<'a>>,
+        declaration_url: String,
+    }
+    #[derive(serde::Serialize)]
+    struct Service<'a> {
+        url: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        platform: Option<&'a str>,
+    }
+    let file = File {
+        agency: registry
+            .agencies
+            .iter()
+            .map(|a| Entry {
+                code: &a.code,
+                kind: a.kind.as_str(),
+                name: &a.name,
+                name_ascii: &a.name_ascii,
+                predecessors: &a.predecessors,
+                catalog_url: a.catalog.as_ref().map(|c| c.url.to_string()).unwrap_or_default(),
+                catalog_format: a.catalog.as_ref().map_or("auto", |c| c.format.as_str()),
+                services: a
+                    .services
+                    .iter()
+                    .map(|s| Service {
+                        url: s.url.as_str(),
+                        platform: s.platform.as_deref(),
+                    })
+                    .collect(),
+                declaration_url: a.declaration_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+            })
+            .collect(),
+    };
+    toml::to_string(&file)
+}
+
+// ---------------------------------------------------------------------------------------
+// The daemon's settings
+
+/// Everything the daemon needs besides the registry.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the registry lives; `None` means the built-in one.
+    pub registry: Option<PathBuf>,
+    pub listen: SocketAddr,
+    pub state_dir: PathBuf,
+    pub database_url: String,
+    pub schedule: ScheduleSettings,
+    pub crawl: CrawlSettings,
+    pub weights: crate::score::Weights,
+}
+
+#[derive(Debug, Clone)]
+pub struct ScheduleSettings {
+    /// Six-field cron expression (seconds first), evaluated in UTC.
+    pub cron: String,
+    pub run_at_start: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct CrawlSettings {
+    /// How many agencies are crawled at once.
+    pub concurrency: usize,
+    pub connect_timeout: Duration,
+    /// Longest silence between two chunks of a body.
+    pub read_timeout: Duration,
+    /// Longest a whole request (headers and body) may take.
+    pub total_timeout: Duration,
+    /// Longest one agency (catalog and every probe) may take before it is cut off.
+    pub agency_deadline: Duration,
+    /// Largest catalog body accepted, after decompression.
+    pub max_body_bytes: u64,
+    pub max_redirects: usize,
+}
+
+impl Default for CrawlSettings {
+    fn default() -> Self {
+        CrawlSettings {
+            concurrency: 8,
+            connect_timeout: Duration::from_secs(5),
+            read_timeout: Duration::from_secs(15),
+            total_timeout: Duration::from_secs(60),
+            agency_deadline: Duration::from_secs(300),
+            max_body_bytes: 64 * 1024 * 1024,
+            max_redirects: 10,
+        }
+    }
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+pub const DEFAULT_CRON: &str = "0 0 1 * * *";
+pub const DEFAULT_STATE_DIR: &str = "dtindex-data";
+
+impl Settings {
+    /// Defaults for a daemon keeping its state in `state_dir`.
+    pub fn with_state_dir(state_dir: PathBuf) -> Settings {
+        Settings {
+            registry: None,
+            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database_url: default_database_url(&state_dir),
+            state_dir,
+            schedule: ScheduleSettings {
+                cron: DEFAULT_CRON.to_string(),
+                run_at_start: true,
+            },
+            crawl: CrawlSettings::default(),
+            weights: crate::score::Weights::default(),
+        }
+    }
+
+    pub fn load(path: &Path) -> Result<Settings, ConfigError> {
+        let source = read(path)?;
+        Settings::parse(path, &source)
+    }
+
+    /// Loads the registry these settings name, or the built-in one.
+    pub fn load_registry(&self) -> Result<Registry, ConfigError> {
+        match &self.registry {
+            Some(path) => Registry::load(path),
+            None => Ok(Registry::builtin()),
+        }
+    }
+
+    pub fn parse(file: &Path, source: &str) -> Result<Settings, ConfigError> {
+        let mut rep = Reporter::new(file, source);
+        let doc = parse_document(&mut rep, source);
+        let base = file.parent().unwrap_or(Path::new("."));
+        let state_default = std::env::var_os("STATE_DIRECTORY")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
+        let mut settings = Settings::with_state_dir(state_default);
+        let mut database_url: Option<Spanned<String>> = None;
+
+        for (key, value) in doc.into_inner() {
+            let help = SECTION_HELP
+                .iter()
+                .find(|(name, _)| *name == key.get_ref().as_ref())
+                .map(|(_, help)| *help);
+            let Some(help) = help else {
+                rep.error(
+                    key.span(),
+                    format!("unknown key `{}`", key.get_ref()),
+                    format!(
+                        "known keys: {}",
+                        SECTION_HELP.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                    ),
+                );
+                continue;
+            };
+            match key.get_ref().as_ref() {
+                "registry" => {
+                    if let Some(path) = rep.decode::<Spanned<String>>(value, help) {
+                        settings.registry = Some(base.join(path.get_ref()));
+                    }
+                }
+                "server" => {
+                    if let Some(s) = rep.decode::<RawServer>(value, help)
+                        && let Some(listen) = s.listen
+                    {
+                        match listen.get_ref().parse::<SocketAddr>() {
+                            Ok(addr) => settings.listen = addr,
+                            Err(e) => rep.error(
+                                listen.span(),
+                                format!("listen address `{}` is not valid: {e}", listen.get_ref()),
+                                "write an IP address and port, e.g. \"127.0.0.1:8080\" or \"[::]:8080\"",
+                            ),
+                        }
+                    }
+                }
+                "state" => {
+                    if let Some(s) = rep.decode::<RawState>(value, help)
+                        && let Some(dir) = s.dir
+                    {
+                        settings.state_dir = base.join(dir);
+                    }
+                }
+                "database" => {
+                    if let Some(d) = rep.decode::<RawDatabase>(value, help) {
+                        database_url = d.url;
+                    }
+                }
+                "schedule" => {
+                    if let Some(s) = rep.decode::<RawSchedule>(value, help) {
+                        if let Some(cron) = s.cron {
+                            if let Err(e) = crate::schedule::validate_cron(cron.get_ref()) {
+                                rep.error(cron.span(), format!("cron `{}` is not valid: {e}", cron.get_ref()), CRON_HELP);
+                            }
+                            settings.schedule.cron = cron.into_inner();
+                        }
+                        if let Some(run) = s.run_at_start {
+                            settings.schedule.run_at_start = run;
+                        }
+                    }
+                }
+                "crawl" => {
+                    if let Some(c) = rep.decode::<RawCrawl>(value, help) {
+                        apply_crawl(&mut rep, &mut settings.crawl, c);
+                    }
+                }
+                "scoring" => {
+                    if let Some(w) = rep.decode::<RawWeights>(value, help) {
+                        apply_weights(&mut rep, &mut settings.weights, w);
+                    }
+                }
+                _ => {}
+            }
+        }
+
+        settings.database_url = match database_url {
+            Some(url) if !url.get_ref().trim().is_empty() => {
+                if let Err(e) = crate::store::check_database_url(url.get_ref()) {
+                    rep.error(url.span(), e.to_string(), "leave it empty for a SQLite file in the state directory, or write sqlite:///path/to/dtindex.sqlite");
+                }
+                url.into_inner()
+            }
+            _ => default_database_url(&settings.state_dir),
+        };
+        rep.finish(settings)
+    }
+}
+
+fn default_database_url(state_dir: &Path) -> String {
+    format!("sqlite://{}", state_dir.join("dtindex.sqlite").display())
+}
+
+const CRON_HELP: &str =
+    "six fields, seconds first, in UTC: \"sec min hour day-of-month month day-of-week\", e.g. \"0 0 1 * * *\" for 01:00 UTC daily";
+
+const SECTION_HELP: &[(&str, &str)] = &[
+    ("registry", "registry = \"agencies.toml\" (a path relative to this file)"),
+    ("server", "[server] takes listen = \"127.0.0.1:8080\""),
+    ("state", "[state] takes dir = \"/var/lib/dtindex\""),
+    ("database", "[database] takes url = \"sqlite:///var/lib/dtindex/dtindex.sqlite\""),
+    ("schedule", "[schedule] takes cron = \"0 0 1 * * *\" and run_at_start = true"),
+    (
+        "crawl",
+        "[crawl] takes concurrency, connect_timeout_secs, read_timeout_secs, total_timeout_secs, \
+         agency_deadline_secs, max_body_bytes, max_redirects (all positive integers)",
+    ),
+    ("scoring", "[scoring] takes the weights t1, t4 and completeness (points out of 1000)"),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawServer {
+    listen: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawState {
+    dir: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawDatabase {
+    url: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    cron: Option<Spanned<String>>,
+    run_at_start: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCrawl {
+    concurrency: Option<Spanned<u64>>,
+    connect_timeout_secs: Option<Spanned<u64>>,
+    read_timeout_secs: Option<Spanned<u64>>,
+    total_timeout_secs: Option<Spanned<u64>>,
+    agency_deadline_secs: Option<Spanned<u64>>,
+    max_body_bytes: Option<Spanned<u64>>,
+    max_redirects: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWeights {
+    t1: Option<Spanned<f64>>,
+    t4: Option<Spanned<f64>>,
+    completeness: Option<Spanned<f64>>,
+}
+
+fn positive(rep: &mut Reporter<'_>, value: Option<Spanned<u64>>, name: &str) -> Option<u64> {
+    let value = value?;
+    if *value.get_ref() == 0 {
+        rep.error(value.span(), format!("{name} must be greater than zero"), "use a positive integer");
+        return None;
+    }
+    Some(*value.get_ref())
+}
+
+fn apply_crawl(rep: &mut Reporter<'_>, crawl: &mut CrawlSettings, raw: RawCrawl) {
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    if let Some(n) = positive(rep, raw.concurrency, "concurrency") {
+        crawl.concurrency = to_usize(n);
+    }
+    if let Some(n) = positive(rep, raw.connect_timeout_secs, "connect_timeout_secs") {
+        crawl.connect_timeout = Duration::from_secs(n);
+    }
+    if let Some(n) = positive(rep, raw.read_timeout_secs, "read_timeout_secs") {
+        crawl.read_timeout = Duration::from_secs(n);
+    }
+    if let Some(n) = positive(rep, raw.total_timeout_secs, "total_timeout_secs") {
+        crawl.total_timeout = Duration::from_secs(n);
+    }
+    if let Some(n) = positive(rep, raw.agency_deadline_secs, "agency_deadline_secs") {
+        crawl.agency_deadline = Duration::from_secs(n);
+    }
+    if let Some(n) = positive(rep, raw.max_body_bytes, "max_body_bytes") {
+        crawl.max_body_bytes = n;
+    }
+    if let Some(r) = raw.max_redirects {
+        crawl.max_redirects = to_usize(*r.get_ref());
+    }
+}
+
+fn apply_weights(rep: &mut Reporter<'_>, weights: &mut crate::score::Weights, raw: RawWeights) {
+    let mut last_span = None;
+    for (slot, value) in [
+        (&mut weights.t1, raw.t1),
+        (&mut weights.t4, raw.t4),
+        (&mut weights.completeness, raw.completeness),
+    ] {
+        if let Some(v) = value {
+            if !v.get_ref().is_finite() || *v.get_ref() < 0.0 {
+                rep.error(v.span(), "a weight must be a finite number of points, zero or more", "e.g. t1 = 400.0");
+                continue;
+            }
+            last_span = Some(v.span());
+            *slot = *v.get_ref();
+        }
+    }
+    let total = weights.total();
+    if let Some(span) = last_span
+        && (total - crate::score::INDEX_SCALE).abs() > 1e-6
+    {
+        rep.error(
+            span,
+            format!("the weights add up to {total}, not {}", crate::score::INDEX_SCALE),
+            "the index is out of 1000 points, like the official DTI: make t1 + t4 + completeness = 1000",
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(src: &str) -> Result<Settings, ConfigError> {
+        Settings::parse(Path::new("/etc/dtindex/dtindex.toml"), src)
+    }
+
+    fn registry(src: &str) -> Result<Registry, ConfigError> {
+        Registry::parse(Path::new("agencies.toml"), src)
+    }
+
+    #[test]
+    fn builtin_registry_has_the_2025_agencies() {
+        let reg = Registry::builtin();
+        let provinces = reg.agencies.iter().filter(|a| a.kind == AgencyKind::Province).count();
+        let ministries = reg.agencies.iter().filter(|a| a.kind == AgencyKind::Ministry).count();
+        assert_eq!((provinces, ministries), (34, 17));
+        let hanoi = reg.get("01").expect("Hà Nội is code 01");
+        assert_eq!(hanoi.name, "Hà Nội");
+        let tuyen_quang = reg.get("08").expect("Tuyên Quang is code 08");
+        assert_eq!(tuyen_quang.predecessors, vec!["02", "08"]);
+        let finance = reg.get("BTC").expect("the Ministry of Finance");
+        assert!(finance.predecessors.contains(&"BKHDT".to_string()));
+    }
+
+    #[test]
+    fn line_column_counts_characters_not_bytes() {
+        let src = "a = 1\nname = \"Hà Nội\" x";
+        let offset = src.find('x').unwrap();
+        assert_eq!(line_column(src, offset), (2, 17));
+    }
+
+    #[test]
+    fn every_agency_error_is_reported_with_its_position() {
+        let src = r#"
+[[agency]]
+code = "01"
+kind = "city"
+name = "Hà Nội"
+catalog_url = "ftp://example.org/data.json"
+
+[[agency]]
+code = "02"
+kind = "province"
+name = 7
+
+[[agency]]
+code = "01"
+kind = "province"
+name = "Again"
+catalog_format = "yaml"
+"#;
+        let err = registry(src).unwrap_err();
+        let d = err.diagnostics();
+        let at = |needle: &str| {
+            d.iter()
+                .find(|d| d.message.contains(needle))
+                .unwrap_or_else(|| panic!("no diagnostic mentions {needle:?} in {d:#?}"))
+        };
+        assert_eq!((at("unknown agency kind").line, at("unknown agency kind").column), (4, 8));
+        assert_eq!(at("not an http(s) URL").line, 6);
+        assert_eq!(at("invalid type").line, 11);
+        assert_eq!(at("yaml").line, 17);
+        assert!(at("yaml").help.contains("datajson"));
+        // The duplicate is only detected among valid agencies; the first `01` was invalid.
+        assert_eq!(d.len(), 4, "{d:#?}");
+    }
+
+    #[test]
+    fn duplicate_codes_are_reported() {
+        let src = "[[agency]]\ncode = \"01\"\nkind = \"province\"\nname = \"A\"\n\n[[agency]]\ncode = \"01\"\nkind = \"province\"\nname = \"B\"\n";
+        let err = registry(src).unwrap_err();
+        assert_eq!(err.diagnostics().len(), 1);
+        assert!(err.diagnostics()[0].message.contains("used twice"));
+        assert_eq!(err.diagnostics()[0].line, 6);
+    }
+
+    #[test]
+    fn syntax_errors_are_located() {
+        let err = registry("[[agency]]\ncode = \"01\nkind = \"province\"\n").unwrap_err();
+        assert!(err.diagnostics().iter().any(|d| d.line == 2), "{err}");
+    }
+
+    #[test]
+    fn empty_endpoints_mean_nothing_published() {
+        let reg = registry(
+            "[[agency]]\ncode = \"BYT\"\nkind = \"ministry\"\nname = \"Bộ Y tế\"\ncatalog_url = \"\"\nservices = []\ndeclaration_url = \"\"\n",
+        )
+        .unwrap();
+        let a = reg.get("BYT").unwrap();
+        assert!(a.catalog.is_none() && a.services.is_empty() && a.declaration_url.is_none());
+    }
+
+    #[test]
+    fn settings_defaults_and_overrides() {
+        let s = settings(
+            "registry = \"agencies.toml\"\n[server]\nlisten = \"0.0.0.0:9000\"\n[state]\ndir = \"state\"\n[schedule]\ncron = \"0 */5 * * * *\"\n[crawl]\nconcurrency = 3\n",
+        )
+        .unwrap();
+        assert_eq!(s.registry, Some(PathBuf::from("/etc/dtindex/agencies.toml")));
+        assert_eq!(s.listen.port(), 9000);
+        assert_eq!(s.state_dir, PathBuf::from("/etc/dtindex/state"));
+        assert_eq!(s.database_url, "sqlite:///etc/dtindex/state/dtindex.sqlite");
+        assert_eq!(s.crawl.concurrency, 3);
+        assert_eq!(s.schedule.cron, "0 */5 * * * *");
+    }
+
+    #[test]
+    fn settings_errors_are_all_reported() {
+        let err = settings(
+            "[server]\nlisten = \"localhost\"\n[schedule]\ncron = \"*/5 * * * *\"\n[crawl]\nconcurrency = 0\nmax_body_bytes = \"big\"\n[scoring]\nt1 = 500.0\n[colour]\n",
+        )
+        .unwrap_err();
+        let lines: Vec<usize> = err.diagnostics().iter().map(|d| d.line).collect();
+        // listen, cron, the crawl section's type error (reported once for the section),
+        // the weights that no longer add up, and the unknown section.
+        assert!(lines.contains(&2), "{err}");
+        assert!(lines.contains(&4), "{err}");
+        assert!(lines.contains(&7), "{err}");
+        assert!(lines.contains(&9), "{err}");
+        assert!(lines.contains(&10), "{err}");
+    }
+
+    #[test]
+    fn a_written_registry_reads_back_the_same() {
+        let mut reg = Registry::builtin();
+        reg.agencies[0].catalog = Some(CatalogEndpoint {
+            url: Url::parse("http://127.0.0.1:1234/BQP/data.json").unwrap(),
+            format: CatalogFormat::DataJson,
+        });
+        reg.agencies[0].services.push(ServiceEndpoint {
+            url: Url::parse("http://127.0.0.1:1234/BQP/services/0").unwrap(),
+            platform: Some("LGSP".into()),
+        });
+        let text = registry_to_toml(&reg).unwrap();
+        assert_eq!(registry(&text).unwrap(), reg);
+    }
+
+    #[test]
+    fn shipped_config_files_are_valid() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+        let s = Settings::load(&dir.join("dtindex.toml")).unwrap_or_else(|e| panic!("{e}"));
+        let reg = s.load_registry().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reg.agencies.len(), 51);
+    }
+}

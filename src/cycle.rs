@@ -1,0 +1,198 @@
+//! One crawl cycle: observe every agency, score, store, publish.
+//!
+//! Agencies are observed concurrently (bounded by `crawl.concurrency`), each in its own task
+//! under its own deadline: a server that stalls, or a bug that panics on one agency's input,
+//! costs that agency a finding and nothing more. The cycle's results are written in one
+//! transaction at the end, so readers see either the previous cycle or this one whole.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use crate::fetch::Fetcher;
+use crate::metrics::Metrics;
+use crate::observation::{AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation};
+use crate::registry::{Agency, Registry};
+use crate::score::{self, Ranked, Weights};
+use crate::store::{self, Store, StoreError};
+use crate::{harvest, probe};
+
+/// What a cycle needs; shared by the scheduler, the CLI's `crawl` and the tests.
+pub struct Crawler {
+    pub registry: Arc<Registry>,
+    pub fetcher: Fetcher,
+    pub store: Store,
+    pub metrics: Metrics,
+    pub weights: Weights,
+    pub concurrency: usize,
+    pub agency_deadline: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CycleError {
+    #[error("the cycle could not be stored: {0}")]
+    Store(#[from] StoreError),
+    #[error("the cycle was cancelled by shutdown")]
+    Cancelled,
+}
+
+#[derive(Debug, Clone)]
+pub struct CycleReport {
+    pub cycle_id: i64,
+    pub agencies: usize,
+    pub duration: Duration,
+    pub ranked: Vec<Ranked>,
+}
+
+impl Crawler {
+    /// Runs one full cycle. Agency failures are findings; only the store or a shutdown can
+    /// fail the cycle, and then it is marked abandoned and the previous cycle stays served.
+    pub async fn run_cycle(&self, cancel: &CancellationToken) -> Result<CycleReport, CycleError> {
+        let started = Instant::now();
+        let cycle_id = self.store.run(store::begin_cycle).await.inspect_err(|_| {
+            self.metrics.cycles.with_label_values(&["failed"]).inc();
+        })?;
+        self.complete(cycle_id, started, cancel)
+            .instrument(tracing::info_span!("cycle", cycle_id))
+            .await
+    }
+
+    async fn complete(&self, cycle_id: i64, started: Instant, cancel: &CancellationToken) -> Result<CycleReport, CycleError> {
+        tracing::info!(agencies = self.registry.agencies.len(), "cycle started");
+
+        let observations = tokio::select! {
+            obs = self.observe_all() => obs,
+            _ = cancel.cancelled() => {
+                self.abandon(cycle_id).await;
+                return Err(CycleError::Cancelled);
+            }
+        };
+        let scores = observations.iter().map(|o| score::assess(o, &self.weights)).collect();
+        let ranked = score::rank(scores);
+
+        let (r, o) = (ranked.clone(), observations.clone());
+        if let Err(e) = self.store.run(move |c| store::finish_cycle(c, cycle_id, &r, &o)).await {
+            tracing::error!(error = %e, "cannot store the cycle");
+            self.metrics.cycles.with_label_values(&["failed"]).inc();
+            self.abandon(cycle_id).await;
+            return Err(e.into());
+        }
+
+        let duration = started.elapsed();
+        self.metrics.publish_scores(&ranked);
+        self.metrics.count_failures(&observations);
+        self.metrics.cycle_duration.observe(duration.as_secs_f64());
+        self.metrics.cycles.with_label_values(&["finished"]).inc();
+        self.metrics.last_success.set(chrono::Utc::now().timestamp() as f64);
+        tracing::info!(duration_ms = duration.as_millis() as u64, "cycle finished");
+        Ok(CycleReport {
+            cycle_id,
+            agencies: ranked.len(),
+            duration,
+            ranked,
+        })
+    }
+
+    async fn abandon(&self, cycle_id: i64) {
+        self.metrics.cycles.with_label_values(&["abandoned"]).inc();
+        if let Err(e) = self.store.run(move |c| store::abandon_cycle(c, cycle_id)).await {
+            // The next start marks it abandoned anyway.
+            tracing::warn!(error = %e, cycle_id, "cannot mark the cycle abandoned");
+        }
+    }
+
+    /// Observes every agency, in registry order. Dropping the future aborts the tasks.
+    pub async fn observe_all(&self) -> Vec<AgencyObservation> {
+        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let mut tasks = JoinSet::new();
+        for (i, agency) in self.registry.agencies.iter().enumerate() {
+            let agency = agency.clone();
+            let fetcher = self.fetcher.clone();
+            let permits = permits.clone();
+            let deadline = self.agency_deadline;
+            let span = tracing::info_span!("agency", agency = %agency.code);
+            tasks.spawn(async move {
+                let _permit = permits.acquire_owned().await;
+                let obs = match tokio::time::timeout(deadline, observe(&fetcher, &agency)).await {
+                    Ok(obs) => obs,
+                    Err(_) => cut_off(
+                        &agency,
+                        format!("the agency's catalog and services took longer than the {}s limit", deadline.as_secs()),
+                    ),
+                };
+                (i, obs)
+            }.instrument(span));
+        }
+        let mut slots: Vec<Option<AgencyObservation>> = vec![None; self.registry.agencies.len()];
+        while let Some(joined) = tasks.join_next().await {
+            match joined {
+                Ok((i, obs)) => slots[i] = Some(obs),
+                Err(e) => tracing::error!(error = %e, "an agency's crawl task failed"),
+            }
+        }
+        // A task that panicked left its slot empty: the agency still gets a result.
+        slots
+            .into_iter()
+            .zip(self.registry.agencies.iter())
+            .map(|(slot, agency)| {
+                slot.unwrap_or_else(|| cut_off(agency, "the crawl of this agency failed inside dtindex".to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Harvests an agency's catalog and probes its services, all at once.
+pub async fn observe(fetcher: &Fetcher, agency: &Agency) -> AgencyObservation {
+    let catalog = async {
+        match &agency.catalog {
+            Some(endpoint) => harvest::harvest(fetcher, endpoint).await,
+            None => CatalogObservation::default(),
+        }
+    };
+    let services = futures_util::future::join_all(agency.services.iter().map(|s| probe::probe(fetcher, s)));
+    let (catalog, services) = tokio::join!(catalog, services);
+    AgencyObservation {
+        code: agency.code.clone(),
+        kind: agency.kind,
+        name: agency.name.clone(),
+        catalog,
+        services,
+    }
+}
+
+/// The observation of an agency whose crawl did not complete: everything it publishes
+/// counts as failed, with the reason.
+fn cut_off(agency: &Agency, message: String) -> AgencyObservation {
+    let failure = Failure {
+        class: FailureClass::Deadline,
+        message,
+    };
+    AgencyObservation {
+        code: agency.code.clone(),
+        kind: agency.kind,
+        name: agency.name.clone(),
+        catalog: match &agency.catalog {
+            Some(c) => CatalogObservation {
+                url: Some(c.url.to_string()),
+                outcome: CatalogOutcome::FetchFailed(failure.clone()),
+                ..CatalogObservation::default()
+            },
+            None => CatalogObservation::default(),
+        },
+        services: agency
+            .services
+            .iter()
+            .map(|s| ProbeObservation {
+                url: s.url.to_string(),
+                platform: s.platform.clone(),
+                http_status: None,
+                latency_ms: 0,
+                failure: Some(failure.clone()),
+            })
+            .collect(),
+    }
+}

@@ -1,0 +1,146 @@
+//! The long-running daemon: store, schedule, cycles and the HTTP server, wired together.
+//!
+//! Shutdown follows one token. When it fires (SIGTERM, Ctrl-C, or a test), the HTTP server
+//! stops accepting and finishes the requests it has, the scheduler stops, and a cycle in
+//! flight is cancelled and marked abandoned, so the database always holds whole cycles and
+//! the next start serves the last finished one.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::cycle::{CycleError, Crawler};
+use crate::fetch::Fetcher;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::schedule::{self, SingleFlight};
+use crate::store::{self, Store};
+
+/// How long shutdown waits for a cancelled cycle to record itself as abandoned.
+const CYCLE_STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Opens the store (creating and migrating it) and the metrics restored from it.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)> {
+    let url = settings.database_url.clone();
+    let store = tokio::task::spawn_blocking(move || Store::open(&url))
+        .await?
+        .with_context(|| format!("opening the database {}", settings.database_url))?;
+    let abandoned = store.run(store::abandon_unfinished).await?;
+    if abandoned > 0 {
+        tracing::warn!(abandoned, "cycles left unfinished by a previous run were marked abandoned");
+    }
+    let metrics = Metrics::new().context("creating the metrics registry")?;
+    let latest = store
+        .run(|c| match store::latest_finished_cycle(c)? {
+            Some(cycle) => store::rankings(c, cycle.id),
+            None => Ok(Vec::new()),
+        })
+        .await?;
+    metrics.restore_scores(&latest);
+    Ok((store, metrics))
+}
+
+pub fn crawler(settings: &Settings, registry: Arc<Registry>, store: Store, metrics: Metrics) -> anyhow::Result<Crawler> {
+    Ok(Crawler {
+        registry,
+        fetcher: Fetcher::new(&settings.crawl).context("building the HTTP client")?,
+        store,
+        metrics,
+        weights: settings.weights.clone(),
+        concurrency: settings.crawl.concurrency,
+        agency_deadline: settings.crawl.agency_deadline,
+    })
+}
+
+/// Runs the daemon on `listener` until `shutdown` fires.
+pub async fn run(
+    settings: Settings,
+    registry: Registry,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    let registry = Arc::new(registry);
+    let (store, metrics) = open_store(&settings).await?;
+    let crawler = Arc::new(crawler(&settings, registry.clone(), store.clone(), metrics.clone())?);
+
+    let flight = SingleFlight::default();
+    let cycles_cancel = shutdown.child_token();
+    let tick = {
+        let (flight, crawler, metrics, cancel) = (flight.clone(), crawler.clone(), metrics.clone(), cycles_cancel.clone());
+        move || {
+            let (crawler, cancel) = (crawler.clone(), cancel.clone());
+            let started = flight.try_spawn(async move {
+                match crawler.run_cycle(&cancel).await {
+                    Ok(report) => tracing::info!(cycle_id = report.cycle_id, agencies = report.agencies, "cycle stored"),
+                    Err(CycleError::Cancelled) => tracing::info!("cycle cancelled by shutdown"),
+                    Err(e) => tracing::error!(error = %e, "cycle failed"),
+                }
+            });
+            if !started {
+                metrics.skipped_ticks.inc();
+                tracing::warn!("tick skipped: the previous cycle is still running");
+            }
+        }
+    };
+    if settings.schedule.run_at_start {
+        tick();
+    }
+    let mut scheduler = schedule::start(&settings.schedule.cron, tick)
+        .await
+        .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
+
+    let app = http::router(AppState {
+        store,
+        metrics,
+        registry,
+    });
+    let addr: SocketAddr = listener.local_addr()?;
+    tracing::info!(%addr, cron = %settings.schedule.cron, "dtindex serving");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await
+        .context("serving HTTP")?;
+
+    tracing::info!("shutting down");
+    if let Err(e) = scheduler.shutdown().await {
+        tracing::warn!(error = %e, "scheduler did not stop cleanly");
+    }
+    cycles_cancel.cancel();
+    if tokio::time::timeout(CYCLE_STOP_GRACE, flight.idle()).await.is_err() {
+        tracing::warn!("a cycle did not stop in time; the next start marks it abandoned");
+    }
+    Ok(())
+}
+
+/// Fires `token` on SIGTERM or Ctrl-C.
+pub fn cancel_on_signals(token: CancellationToken) {
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    let _ = ctrl_c.await;
+                    token.cancel();
+                    return;
+                }
+            };
+            tokio::select! {
+                _ = ctrl_c => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("signal received");
+        token.cancel();
+    });
+}

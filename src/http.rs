@@ -1,0 +1,296 @@
+//! The HTTP surface: health, Prometheus metrics and the JSON API.
+//!
+//! Everything is read from the store's latest finished cycle, so any daemon sharing the
+//! database answers the same, and a cycle in progress is never half-visible.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::metrics::Metrics;
+use crate::registry::{AgencyKind, Registry};
+use crate::store::{self, AgencyResultRow, CycleRow, Store, StoreError};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub metrics: Metrics,
+    pub registry: Arc<Registry>,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .route("/api/v1/rankings", get(rankings))
+        .route("/api/v1/agencies/{code}", get(agency))
+        .route("/api/v1/agencies/{code}/findings", get(findings))
+        .route("/api/v1/agencies/{code}/history", get(history))
+        .fallback(not_found)
+        .with_state(state)
+}
+
+/// An API error: a status and a JSON body `{"error": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn not_found(message: impl Into<String>) -> Self {
+        ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        tracing::error!(error = %e, "store query failed");
+        ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "the database is not available; try again shortly".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /api/v1/rankings")
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(json!({ "status": "ok" }))
+}
+
+async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let body = tokio::task::spawn_blocking(move || state.metrics.render())
+        .await
+        .unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+}
+
+#[derive(Debug, Serialize)]
+pub struct CycleInfo {
+    pub id: i64,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+impl From<&CycleRow> for CycleInfo {
+    fn from(c: &CycleRow) -> Self {
+        let fmt = |t: chrono::NaiveDateTime| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        CycleInfo {
+            id: c.id,
+            started_at: fmt(c.started_at),
+            finished_at: c.finished_at.map(fmt),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct RankingEntry {
+    pub rank: i32,
+    pub rank_in_kind: i32,
+    pub code: String,
+    pub name: String,
+    pub kind: String,
+    /// 0–1000, like the official DTI.
+    pub index: f64,
+    /// The same index on 0–1.
+    pub index_ratio: f64,
+    pub completeness: f64,
+    pub datasets: i64,
+}
+
+impl From<AgencyResultRow> for RankingEntry {
+    fn from(r: AgencyResultRow) -> Self {
+        RankingEntry {
+            rank: r.rank_overall,
+            rank_in_kind: r.rank_in_kind,
+            index: round2(r.index_points),
+            index_ratio: round4(r.index_points / crate::score::INDEX_SCALE),
+            completeness: round4(r.completeness),
+            code: r.agency_code,
+            name: r.name,
+            kind: r.kind,
+            datasets: r.datasets,
+        }
+    }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+#[derive(Debug, Deserialize)]
+struct RankingQuery {
+    kind: Option<String>,
+}
+
+async fn rankings(State(state): State<AppState>, Query(q): Query<RankingQuery>) -> ApiResult<serde_json::Value> {
+    let kind = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some(k) => Some(k.parse::<AgencyKind>().map_err(|e| ApiError {
+            status: StatusCode::BAD_REQUEST,
+            message: format!("{e}; use kind=ministry or kind=province"),
+        })?),
+    };
+    let found = state
+        .store
+        .run(|c| {
+            let Some(cycle) = store::latest_finished_cycle(c)? else {
+                return Ok(None);
+            };
+            let rows = store::rankings(c, cycle.id)?;
+            Ok(Some((cycle, rows)))
+        })
+        .await?;
+    let Some((cycle, rows)) = found else {
+        return Ok(Json(json!({ "cycle": null, "entries": [] })));
+    };
+    let entries: Vec<RankingEntry> = rows
+        .into_iter()
+        .filter(|r| kind.is_none_or(|k| r.kind == k.as_str()))
+        .map(RankingEntry::from)
+        .collect();
+    Ok(Json(json!({ "cycle": CycleInfo::from(&cycle), "entries": entries })))
+}
+
+/// Resolves `{code}` against the registry: an unknown agency is a 404.
+fn known(state: &AppState, code: &str) -> Result<crate::registry::Agency, ApiError> {
+    state
+        .registry
+        .get(code)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(format!("no agency with code `{code}`; see /api/v1/rankings")))
+}
+
+async fn agency(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<serde_json::Value> {
+    let agency = known(&state, &code)?;
+    let found = state
+        .store
+        .run(move |c| {
+            let Some(cycle) = store::latest_finished_cycle(c)? else {
+                return Ok(None);
+            };
+            let detail = store::agency_detail(c, cycle.id, &code)?;
+            Ok(Some((cycle, detail)))
+        })
+        .await?;
+    let endpoints = json!({
+        "catalog": agency.catalog,
+        "services": agency.services,
+        "declaration_url": agency.declaration_url,
+    });
+    let mut body = json!({
+        "code": agency.code,
+        "name": agency.name,
+        "name_ascii": agency.name_ascii,
+        "kind": agency.kind,
+        "predecessors": agency.predecessors,
+        "endpoints": endpoints,
+        "latest_cycle": null,
+    });
+    if let Some((cycle, Some(detail))) = found {
+        let targets: Vec<_> = detail
+            .components
+            .iter()
+            .filter(|c| c.verdict.is_some())
+            .map(|c| json!({ "id": c.component, "verdict": c.verdict, "points": round2(c.points), "max_points": c.max_points }))
+            .collect();
+        let scores: serde_json::Map<String, serde_json::Value> = detail
+            .components
+            .iter()
+            .map(|c| (c.component.clone(), json!({ "points": round2(c.points), "max_points": c.max_points })))
+            .collect();
+        let extra = json!({
+            "latest_cycle": CycleInfo::from(&cycle),
+            "index": round2(detail.result.index_points),
+            "index_ratio": round4(detail.result.index_points / crate::score::INDEX_SCALE),
+            "rank": detail.result.rank_overall,
+            "rank_in_kind": detail.result.rank_in_kind,
+            "completeness": round4(detail.result.completeness),
+            "datasets": detail.result.datasets,
+            "targets": targets,
+            "scores": scores,
+            "catalog": detail.catalog,
+            "services": detail.probes,
+        });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+    }
+    Ok(Json(body))
+}
+
+#[derive(Debug, Serialize)]
+struct FindingOut {
+    rule: String,
+    severity: String,
+    subject: String,
+    message: String,
+    fix: String,
+    points: f64,
+}
+
+async fn findings(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Vec<FindingOut>> {
+    known(&state, &code)?;
+    let rows = state
+        .store
+        .run(move |c| match store::latest_finished_cycle(c)? {
+            Some(cycle) => store::agency_findings(c, cycle.id, &code),
+            None => Ok(Vec::new()),
+        })
+        .await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|f| FindingOut {
+                rule: f.rule,
+                severity: f.severity,
+                subject: f.subject,
+                message: f.message,
+                fix: f.fix,
+                points: round2(f.points),
+            })
+            .collect(),
+    ))
+}
+
+async fn history(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Vec<serde_json::Value>> {
+    known(&state, &code)?;
+    let rows = state.store.run(move |c| store::agency_history(c, &code)).await?;
+    Ok(Json(
+        rows.into_iter()
+            .map(|(cycle, r)| {
+                json!({
+                    "cycle": CycleInfo::from(&cycle),
+                    "index": round2(r.index_points),
+                    "rank": r.rank_overall,
+                    "rank_in_kind": r.rank_in_kind,
+                    "completeness": round4(r.completeness),
+                    "datasets": r.datasets,
+                })
+            })
+            .collect(),
+    ))
+}

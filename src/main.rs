@@ -1,0 +1,270 @@
+//! The `dtindex` command line: the daemon, the demo, the simulator and the checks.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand, ValueEnum};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing_subscriber::EnvFilter;
+
+use dtindex::config::{self, Settings};
+use dtindex::registry::Registry;
+use dtindex::daemon;
+use dtindex::registry::AgencyKind;
+use dtindex::simulate::{self, Federation};
+
+#[derive(Parser)]
+#[command(name = "dtindex", version, about = "Measures and ranks how ministries and provinces publish and share their data")]
+struct Cli {
+    /// Log format: human-readable text or JSON lines (for journald or Loki).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DTINDEX_LOG_FORMAT")]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon: a cycle at start, then on the schedule; serve the API and metrics.
+    Serve {
+        /// The settings file; without it, built-in defaults and the built-in registry.
+        #[arg(long, short, env = "DTINDEX_CONFIG")]
+        config: Option<PathBuf>,
+        /// Override the listen address of the settings.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Run one cycle now, store it, and print the rankings.
+    Crawl {
+        #[arg(long, short, env = "DTINDEX_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Check the settings and the registry; report every error with file, line and column.
+    CheckConfig {
+        #[arg(long, short, env = "DTINDEX_CONFIG")]
+        config: Option<PathBuf>,
+        /// Check this registry instead of the one the settings name.
+        #[arg(long)]
+        registry: Option<PathBuf>,
+    },
+    /// Serve a simulated federation of every agency on loopback.
+    Simulate {
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+        /// The seed the federation is drawn from: the same seed, the same federation.
+        #[arg(long, default_value_t = 2023)]
+        seed: u64,
+        /// Write a registry pointing at the simulator here, for `serve --config`.
+        #[arg(long)]
+        write_registry: Option<PathBuf>,
+    },
+    /// Start the simulated federation and the daemon wired to it.
+    Demo {
+        #[arg(long, default_value = "dtindex-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 2023)]
+        seed: u64,
+    },
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format);
+    match run(cli.command).await {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("dtindex: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
+    match path {
+        Some(p) => Ok(Settings::load(p)?),
+        None => {
+            let state = std::env::var_os("STATE_DIRECTORY")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_DIR));
+            Ok(Settings::with_state_dir(state))
+        }
+    }
+}
+
+/// Binds, then says where on stdout: tests and scripts read this line to find the port.
+async fn bind(addr: SocketAddr, what: &str) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} for the {what}"))?;
+    let bound = listener.local_addr()?;
+    println!("{what} listening on http://{bound}");
+    std::io::stdout().flush().ok();
+    Ok(listener)
+}
+
+async fn run(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Serve { config, listen } => {
+            let mut settings = load_settings(config.as_deref())?;
+            if let Some(listen) = listen {
+                settings.listen = listen;
+            }
+            let registry = settings.load_registry()?;
+            let listener = bind(settings.listen, "daemon").await?;
+            let shutdown = CancellationToken::new();
+            daemon::cancel_on_signals(shutdown.clone());
+            daemon::run(settings, registry, listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Crawl { config } => {
+            let settings = load_settings(config.as_deref())?;
+            let registry = Arc::new(settings.load_registry()?);
+            let (store, metrics) = daemon::open_store(&settings).await?;
+            let crawler = daemon::crawler(&settings, registry, store, metrics)?;
+            let shutdown = CancellationToken::new();
+            daemon::cancel_on_signals(shutdown.clone());
+            let report = crawler.run_cycle(&shutdown).await?;
+            println!("cycle {} finished in {:.1}s", report.cycle_id, report.duration.as_secs_f64());
+            println!("{:>4}  {:<8} {:<9} {:>7}  name", "rank", "code", "kind", "index");
+            for r in &report.ranked {
+                println!(
+                    "{:>4}  {:<8} {:<9} {:>7.1}  {}",
+                    r.rank, r.score.code, r.score.kind, r.score.index, r.score.name
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::CheckConfig { config, registry } => check_config(config.as_deref(), registry.as_deref()),
+        Command::Simulate {
+            listen,
+            seed,
+            write_registry,
+        } => {
+            let registry = Registry::builtin();
+            let federation = Arc::new(Federation::plan(&registry, seed));
+            let listener = bind(listen, "simulated federation").await?;
+            let base = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+            if let Some(path) = write_registry {
+                let pointed = federation.registry_for(&registry, &base, simulate::refused_address()?);
+                std::fs::write(&path, config::registry_to_toml(&pointed)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!("registry pointing at the simulator written to {}", path.display());
+            }
+            let shutdown = CancellationToken::new();
+            daemon::cancel_on_signals(shutdown.clone());
+            tokio::select! {
+                served = simulate::serve(listener, federation) => served?,
+                _ = shutdown.cancelled() => {}
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Demo { data_dir, listen, seed } => {
+            let registry = Registry::builtin();
+            let federation = Arc::new(Federation::plan(&registry, seed));
+            let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
+            let base = url::Url::parse(&format!("http://{}/", sim_listener.local_addr()?))?;
+            let pointed = federation.registry_for(&registry, &base, simulate::refused_address()?);
+            tokio::spawn(simulate::serve(sim_listener, federation));
+
+            let mut settings = Settings::with_state_dir(data_dir);
+            settings.listen = listen;
+            // The simulator answers in milliseconds; a demo cycle every ten minutes shows
+            // history building up without hammering anything.
+            settings.schedule.cron = "0 */10 * * * *".to_string();
+            settings.crawl.total_timeout = Duration::from_secs(10);
+            settings.crawl.agency_deadline = Duration::from_secs(30);
+            let listener = bind(settings.listen, "daemon").await?;
+            let addr = listener.local_addr()?;
+            println!("dtindex demo: {} simulated agencies (seed {seed}) at {base}", pointed.agencies.len());
+            println!("  rankings:  http://{addr}/api/v1/rankings");
+            println!("  an agency: http://{addr}/api/v1/agencies/01  (…/findings, …/history)");
+            println!("  metrics:   http://{addr}/metrics");
+            println!("  data:      {}", settings.database_url);
+            println!("Ctrl-C to stop.");
+            std::io::stdout().flush().ok();
+            let shutdown = CancellationToken::new();
+            daemon::cancel_on_signals(shutdown.clone());
+            daemon::run(settings, pointed, listener, shutdown).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Result<ExitCode> {
+    let mut errors = Vec::new();
+    let settings = match config {
+        Some(path) => match Settings::load(path) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                errors.push(e);
+                None
+            }
+        },
+        None => None,
+    };
+    let registry_path = registry
+        .map(Path::to_path_buf)
+        .or_else(|| settings.as_ref().and_then(|s| s.registry.clone()));
+    let loaded = match &registry_path {
+        Some(p) => Registry::load(p),
+        None => Ok(Registry::builtin()),
+    };
+    let reg = match loaded {
+        Ok(r) => Some(r),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
+    if !errors.is_empty() {
+        for e in &errors {
+            eprintln!("{e}");
+        }
+        return Ok(ExitCode::FAILURE);
+    }
+    if let Some(s) = &settings {
+        println!(
+            "settings ok: listen {}, database {}, schedule `{}` (UTC)",
+            s.listen, s.database_url, s.schedule.cron
+        );
+    }
+    if let Some(reg) = reg {
+        let count = |k: AgencyKind| reg.agencies.iter().filter(|a| a.kind == k).count();
+        let with_catalog = reg.agencies.iter().filter(|a| a.catalog.is_some()).count();
+        let with_services = reg.agencies.iter().filter(|a| !a.services.is_empty()).count();
+        println!(
+            "registry ok ({}): {} agencies ({} ministries, {} provinces); {} publish a catalog, {} register sharing services",
+            registry_path.map_or_else(|| "built-in".to_string(), |p| p.display().to_string()),
+            reg.agencies.len(),
+            count(AgencyKind::Ministry),
+            count(AgencyKind::Province),
+            with_catalog,
+            with_services
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}

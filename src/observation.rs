@@ -1,0 +1,129 @@
+//! What one crawl saw of one agency, as plain values.
+//!
+//! Harvesting and probing produce these; scoring and the store consume them. Keeping them
+//! free of I/O types (no reqwest errors, no sockets) is what lets scoring be tested with
+//! values written by hand.
+
+use serde::Serialize;
+
+use crate::registry::AgencyKind;
+use crate::score::CompletenessTally;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgencyObservation {
+    pub code: String,
+    pub kind: AgencyKind,
+    pub name: String,
+    pub catalog: CatalogObservation,
+    pub services: Vec<ProbeObservation>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CatalogObservation {
+    /// `None` when the agency has published no catalog.
+    pub url: Option<String>,
+    pub outcome: CatalogOutcome,
+    pub http_status: Option<u16>,
+    /// Bytes of the body after decompression.
+    pub bytes: u64,
+    pub duration_ms: u64,
+    /// Records read, including those of a catalog that broke off part-way.
+    pub datasets: usize,
+    pub tally: CompletenessTally,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
+pub enum CatalogOutcome {
+    #[default]
+    NotPublished,
+    FetchFailed(Failure),
+    ParseFailed(String),
+    Parsed,
+}
+
+impl CatalogOutcome {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            CatalogOutcome::NotPublished => "not_published",
+            CatalogOutcome::FetchFailed(_) => "fetch_failed",
+            CatalogOutcome::ParseFailed(_) => "parse_failed",
+            CatalogOutcome::Parsed => "parsed",
+        }
+    }
+
+    pub fn detail(&self) -> Option<String> {
+        match self {
+            CatalogOutcome::FetchFailed(f) => Some(f.message.clone()),
+            CatalogOutcome::ParseFailed(m) => Some(m.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// Why a request to an agency's server did not give a usable answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Failure {
+    pub class: FailureClass,
+    pub message: String,
+}
+
+/// A small, fixed set, so it can be a metric label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureClass {
+    /// No answer within the connect, read or total timeout.
+    Timeout,
+    /// Refused, reset, DNS or TLS failure.
+    Connect,
+    /// Answered with a status that is not a success.
+    Status,
+    /// The body is larger than the cap (after decompression).
+    TooLarge,
+    /// Too many redirects, or a loop.
+    Redirect,
+    /// The body broke off or could not be decoded.
+    Body,
+    /// The crawl of the agency itself failed or overran its deadline.
+    Deadline,
+}
+
+impl FailureClass {
+    pub const ALL: [FailureClass; 7] = [
+        FailureClass::Timeout,
+        FailureClass::Connect,
+        FailureClass::Status,
+        FailureClass::TooLarge,
+        FailureClass::Redirect,
+        FailureClass::Body,
+        FailureClass::Deadline,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureClass::Timeout => "timeout",
+            FailureClass::Connect => "connect",
+            FailureClass::Status => "status",
+            FailureClass::TooLarge => "too_large",
+            FailureClass::Redirect => "redirect",
+            FailureClass::Body => "body",
+            FailureClass::Deadline => "deadline",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeObservation {
+    pub url: String,
+    pub platform: Option<String>,
+    pub http_status: Option<u16>,
+    pub latency_ms: u64,
+    /// `None` when the service answered with a success status.
+    pub failure: Option<Failure>,
+}
+
+impl ProbeObservation {
+    pub fn is_up(&self) -> bool {
+        self.failure.is_none()
+    }
+}

@@ -1,0 +1,111 @@
+//! The registry: which agencies exist and what each has published.
+//!
+//! This is plain data; loading and validating it from TOML lives in [`crate::config`].
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+use url::Url;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgencyKind {
+    Ministry,
+    Province,
+}
+
+impl AgencyKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgencyKind::Ministry => "ministry",
+            AgencyKind::Province => "province",
+        }
+    }
+}
+
+impl fmt::Display for AgencyKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for AgencyKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "ministry" => Ok(AgencyKind::Ministry),
+            "province" => Ok(AgencyKind::Province),
+            other => Err(format!("unknown agency kind `{other}`")),
+        }
+    }
+}
+
+/// How a catalog is published. `Auto` sniffs the body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CatalogFormat {
+    Auto,
+    /// DCAT-US / Project Open Data `data.json` v1.1.
+    DataJson,
+}
+
+impl CatalogFormat {
+    pub const NAMES: &'static [&'static str] = &["auto", "datajson"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CatalogFormat::Auto => "auto",
+            CatalogFormat::DataJson => "datajson",
+        }
+    }
+}
+
+impl FromStr for CatalogFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(CatalogFormat::Auto),
+            "datajson" => Ok(CatalogFormat::DataJson),
+            other => Err(format!("catalog format `{other}` is not supported")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CatalogEndpoint {
+    pub url: Url,
+    pub format: CatalogFormat,
+}
+
+/// A data-sharing service the agency runs on its LGSP or on the NDXP.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceEndpoint {
+    pub url: Url,
+    pub platform: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Agency {
+    /// Stable code: the statistics office's two digits for provinces, a slug for ministries.
+    pub code: String,
+    pub kind: AgencyKind,
+    pub name: String,
+    pub name_ascii: String,
+    /// Codes of the agencies merged into this one (2025), so history stays continuous.
+    pub predecessors: Vec<String>,
+    pub catalog: Option<CatalogEndpoint>,
+    pub services: Vec<ServiceEndpoint>,
+    pub declaration_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Registry {
+    pub agencies: Vec<Agency>,
+}
+
+impl Registry {
+    pub fn get(&self, code: &str) -> Option<&Agency> {
+        self.agencies.iter().find(|a| a.code == code)
+    }
+}

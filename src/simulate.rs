@@ -1,0 +1,329 @@
+//! The simulated federation: every agency of a registry, served on loopback.
+//!
+//! Real endpoints are unknown for most agencies, so the demo, the tests and the benchmarks
+//! crawl this instead. Each agency gets a profile, from exemplary to broken, drawn from a
+//! seed so that a run repeats exactly; its catalog (a DCAT-US data.json) and its sharing
+//! services are generated on request from the same seed, so nothing is held in memory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use serde_json::json;
+use url::Url;
+
+use crate::catalog::DataJsonRecord;
+use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
+
+/// How well a simulated agency publishes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Profile {
+    /// Complete metadata, every service up.
+    Exemplary,
+    /// Most metadata, the odd service down.
+    Average,
+    /// A few sparse records; services often down.
+    Neglected,
+    /// A catalog that cannot be read; services refuse connections.
+    Broken,
+    /// Nothing published at all, as most agencies today.
+    Silent,
+}
+
+/// How a broken catalog fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Breakage {
+    ServerError,
+    HtmlPage,
+    Truncated,
+    EmptyCatalog,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimAgency {
+    pub code: String,
+    pub name: String,
+    pub profile: Profile,
+    pub breakage: Option<Breakage>,
+    pub datasets: usize,
+    /// Per service: whether it answers 200 (else 500, or refused for broken agencies).
+    pub services_up: Vec<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Federation {
+    pub seed: u64,
+    pub agencies: Vec<SimAgency>,
+}
+
+/// Mixes the seed with an agency code, so each agency has its own stream of choices.
+fn agency_seed(seed: u64, code: &str) -> u64 {
+    code.bytes()
+        .fold(seed ^ 0x9E37_79B9_7F4A_7C15, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
+}
+
+impl Federation {
+    /// Assigns profiles across the registry: about a fifth each, shuffled by the seed.
+    pub fn plan(registry: &Registry, seed: u64) -> Federation {
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let profiles = [
+            Profile::Exemplary,
+            Profile::Average,
+            Profile::Neglected,
+            Profile::Broken,
+            Profile::Silent,
+        ];
+        let mut order: Vec<usize> = (0..registry.agencies.len()).collect();
+        order.shuffle(&mut rng);
+        let mut assigned = vec![Profile::Average; registry.agencies.len()];
+        for (n, i) in order.into_iter().enumerate() {
+            assigned[i] = profiles[n % profiles.len()];
+        }
+        let agencies = registry
+            .agencies
+            .iter()
+            .zip(assigned)
+            .map(|(a, profile)| {
+                let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(seed, &a.code));
+                let (datasets, services_up, breakage) = match profile {
+                    Profile::Exemplary => (rng.random_range(8..=20), vec![true, true], None),
+                    Profile::Average => (
+                        rng.random_range(5..=15),
+                        (0..rng.random_range(1..=2)).map(|_| rng.random_bool(0.85)).collect(),
+                        None,
+                    ),
+                    Profile::Neglected => (rng.random_range(1..=5), vec![rng.random_bool(0.5)], None),
+                    Profile::Broken => {
+                        let kinds = [
+                            Breakage::ServerError,
+                            Breakage::HtmlPage,
+                            Breakage::Truncated,
+                            Breakage::EmptyCatalog,
+                        ];
+                        (rng.random_range(3..=8), vec![false], Some(kinds[rng.random_range(0..kinds.len())]))
+                    }
+                    Profile::Silent => (0, vec![], None),
+                };
+                SimAgency {
+                    code: a.code.clone(),
+                    name: a.name.clone(),
+                    profile,
+                    breakage,
+                    datasets,
+                    services_up,
+                }
+            })
+            .collect();
+        Federation { seed, agencies }
+    }
+
+    pub fn agency(&self, code: &str) -> Option<&SimAgency> {
+        self.agencies.iter().find(|a| a.code == code)
+    }
+
+    /// The registry with each agency's endpoints pointing at the simulator on `base`.
+    /// Services of broken agencies point at `refused`, a port where nothing listens.
+    pub fn registry_for(&self, registry: &Registry, base: &Url, refused: SocketAddr) -> Registry {
+        let mut out = registry.clone();
+        for agency in &mut out.agencies {
+            let Some(sim) = self.agency(&agency.code) else {
+                continue;
+            };
+            if sim.profile == Profile::Silent {
+                agency.catalog = None;
+                agency.services.clear();
+                continue;
+            }
+            let join = |path: String| base.join(&path).ok();
+            agency.catalog = join(format!("{}/data.json", sim.code)).map(|url| CatalogEndpoint {
+                url,
+                format: CatalogFormat::Auto,
+            });
+            agency.services = (0..sim.services_up.len())
+                .filter_map(|i| {
+                    let url = if sim.profile == Profile::Broken {
+                        Url::parse(&format!("http://{refused}/{}/services/{i}", sim.code)).ok()
+                    } else {
+                        join(format!("{}/services/{i}", sim.code))
+                    }?;
+                    Some(ServiceEndpoint {
+                        url,
+                        platform: Some(if i == 0 { "LGSP" } else { "NDXP" }.to_string()),
+                    })
+                })
+                .collect();
+        }
+        out
+    }
+
+    /// The data.json records of an agency, generated from the seed.
+    pub fn records(&self, sim: &SimAgency) -> Vec<DataJsonRecord> {
+        let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(self.seed, &sim.code) ^ 0xDA7A);
+        let keep = match sim.profile {
+            Profile::Exemplary => 1.0,
+            Profile::Average => 0.75,
+            _ => 0.3,
+        };
+        (0..sim.datasets)
+            .map(|i| {
+                let topic = TOPICS[(i + sim.code.len()) % TOPICS.len()];
+                let mut field = |v: String| rng.random_bool(keep).then_some(v);
+                DataJsonRecord {
+                    type_: "dcat:Dataset".into(),
+                    identifier: Some(format!("{}-{i:04}", sim.code.to_lowercase())),
+                    title: Some(format!("{} — {}", topic.0, sim.name)),
+                    description: field(format!("Cơ sở dữ liệu {} do {} quản lý.", topic.0.to_lowercase(), sim.name)),
+                    keyword: field(topic.1.to_string()).into_iter().collect(),
+                    theme: field(topic.2.to_string()).into_iter().collect(),
+                    modified: field(format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)),
+                    accrual_periodicity: field("R/P1M".into()),
+                    publisher: field(sim.name.clone()).map(|n| json!({ "@type": "org:Organization", "name": n })),
+                    contact_point: field(format!("Phòng dữ liệu, {}", sim.name))
+                        .map(|n| json!({ "@type": "vcard:Contact", "fn": n, "hasEmail": "mailto:dulieu@example.gov.vn" })),
+                    access_level: Some("public".into()),
+                    license: field("https://creativecommons.org/licenses/by/4.0/".into()),
+                    spatial: None,
+                    temporal: None,
+                    distribution: field(format!("https://data.example.gov.vn/{}/{i}.csv", sim.code))
+                        .map(|u| json!({ "@type": "dcat:Distribution", "downloadURL": u, "mediaType": "text/csv" }))
+                        .into_iter()
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+}
+
+const TOPICS: &[(&str, &str, &str)] = &[
+    ("Dân cư", "dân cư", "Xã hội"),
+    ("Đất đai", "đất đai", "Tài nguyên"),
+    ("Doanh nghiệp", "doanh nghiệp", "Kinh tế"),
+    ("Hộ tịch", "hộ tịch", "Tư pháp"),
+    ("Giáo dục phổ thông", "giáo dục", "Giáo dục"),
+    ("Cơ sở khám chữa bệnh", "y tế", "Y tế"),
+    ("Giao thông vận tải", "giao thông", "Hạ tầng"),
+    ("Quan trắc môi trường", "môi trường", "Môi trường"),
+    ("Lao động việc làm", "lao động", "Xã hội"),
+    ("Thủ tục hành chính", "dịch vụ công", "Hành chính"),
+];
+
+/// Serves the federation until the listener closes.
+pub async fn serve(listener: tokio::net::TcpListener, federation: Arc<Federation>) -> std::io::Result<()> {
+    axum::serve(listener, router(federation)).await
+}
+
+pub fn router(federation: Arc<Federation>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/{code}/data.json", get(catalog))
+        .route("/{code}/services/{n}", get(service))
+        .with_state(federation)
+}
+
+async fn index(State(f): State<Arc<Federation>>) -> impl IntoResponse {
+    axum::Json(json!({ "seed": f.seed, "agencies": f.agencies }))
+}
+
+async fn catalog(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> Response {
+    let Some(sim) = f.agency(&code).filter(|a| a.profile != Profile::Silent) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let records = f.records(sim);
+    let doc = json!({
+        "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld",
+        "@type": "dcat:Catalog",
+        "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
+        "dataset": if sim.breakage == Some(Breakage::EmptyCatalog) { Vec::new() } else { records },
+    });
+    let body = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    match sim.breakage {
+        Some(Breakage::ServerError) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
+        Some(Breakage::HtmlPage) => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<!DOCTYPE html><html><body><h1>Cổng dữ liệu</h1><p>Trang đang bảo trì.</p></body></html>",
+        )
+            .into_response(),
+        Some(Breakage::Truncated) => {
+            let cut = body.len() * 2 / 3;
+            let cut = (0..=cut).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
+            ([(header::CONTENT_TYPE, "application/json")], body[..cut].to_string()).into_response()
+        }
+        _ => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+    }
+}
+
+async fn service(State(f): State<Arc<Federation>>, Path((code, n)): Path<(String, usize)>) -> Response {
+    match f.agency(&code).and_then(|a| a.services_up.get(n)) {
+        Some(true) => axum::Json(json!({ "service": format!("{code}/{n}"), "status": "ok" })).into_response(),
+        Some(false) => (StatusCode::INTERNAL_SERVER_ERROR, "service unavailable").into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A loopback address where nothing listens: connections to it are refused.
+pub fn refused_address() -> std::io::Result<SocketAddr> {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
+    probe.local_addr()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_same_seed_gives_the_same_federation() {
+        let reg = Registry::builtin();
+        let a = Federation::plan(&reg, 7);
+        let b = Federation::plan(&reg, 7);
+        let c = Federation::plan(&reg, 8);
+        let view = |f: &Federation| {
+            f.agencies
+                .iter()
+                .map(|a| (a.profile, a.datasets, a.services_up.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(view(&a), view(&b));
+        assert_ne!(view(&a), view(&c));
+        assert_eq!(
+            serde_json::to_string(&a.records(&a.agencies[0])).unwrap(),
+            serde_json::to_string(&b.records(&b.agencies[0])).unwrap()
+        );
+    }
+
+    #[test]
+    fn every_profile_is_present_and_silent_agencies_publish_nothing() {
+        let reg = Registry::builtin();
+        let fed = Federation::plan(&reg, 1);
+        for p in [Profile::Exemplary, Profile::Average, Profile::Neglected, Profile::Broken, Profile::Silent] {
+            assert!(fed.agencies.iter().filter(|a| a.profile == p).count() >= 10, "{p:?}");
+        }
+        let base = Url::parse("http://127.0.0.1:9/").unwrap();
+        let pointed = fed.registry_for(&reg, &base, "127.0.0.1:1".parse().unwrap());
+        for (sim, agency) in fed.agencies.iter().zip(&pointed.agencies) {
+            assert_eq!(sim.profile == Profile::Silent, agency.catalog.is_none());
+        }
+    }
+
+    #[test]
+    fn exemplary_records_are_complete() {
+        let reg = Registry::builtin();
+        let fed = Federation::plan(&reg, 3);
+        let sim = fed.agencies.iter().find(|a| a.profile == Profile::Exemplary).unwrap();
+        let mut tally = crate::score::CompletenessTally::default();
+        let doc = json!({ "dataset": fed.records(sim) });
+        let bytes = serde_json::to_vec(&doc).unwrap();
+        crate::catalog::parse_datajson(bytes.as_slice(), |d| tally.add(&d)).unwrap();
+        assert_eq!(tally.datasets as usize, sim.datasets);
+        assert_eq!(tally.share(), 1.0);
+    }
+}

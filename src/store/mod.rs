@@ -1,0 +1,552 @@
+//! The store: every cycle's observations, scores and findings, kept across restarts.
+//!
+//! diesel's connections are synchronous, so each use runs on tokio's blocking pool through
+//! [`Store::run`]. SQLite is set up the way a daemon needs it: `busy_timeout` first (so
+//! that no later statement fails on a lock), then WAL (readers never wait for the writer),
+//! and every cycle's results written in one `BEGIN IMMEDIATE` transaction, so a crash
+//! leaves the last finished cycle whole.
+//!
+//! The schema and queries stay within what SQLite and PostgreSQL share (BIGINT keys,
+//! DOUBLE PRECISION, TIMESTAMP in UTC, no backend-specific SQL), so a PostgreSQL backend is
+//! a second connection type and a second migrations folder, not a redesign.
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use serde::Serialize;
+
+use crate::observation::AgencyObservation;
+use crate::score::Ranked;
+use schema::{agency_components, agency_results, catalog_fetches, cycles, findings, service_probes};
+
+pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// The connection type of the configured backend.
+pub type Conn = SqliteConnection;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("unsupported database URL `{0}`: {1}")]
+    Url(String, &'static str),
+    #[error("cannot create the database directory {}: {source}", path.display())]
+    Directory { path: PathBuf, source: std::io::Error },
+    #[error("cannot open the database: {0}")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("cannot open the database: {0}")]
+    R2d2(String),
+    #[error("database migration failed: {0}")]
+    Migration(String),
+    #[error("database query failed: {0}")]
+    Query(#[from] diesel::result::Error),
+    #[error("the database task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+/// Checks that a database URL names a backend this build supports.
+pub fn check_database_url(url: &str) -> Result<(), StoreError> {
+    sqlite_path(url).map(|_| ())
+}
+
+fn sqlite_path(url: &str) -> Result<String, StoreError> {
+    let url = url.trim();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Err(StoreError::Url(
+            url.to_string(),
+            "PostgreSQL is not supported by this build yet; use SQLite",
+        ));
+    }
+    let path = url.strip_prefix("sqlite://").unwrap_or(url);
+    if path.is_empty() || path.contains("://") {
+        return Err(StoreError::Url(url.to_string(), "expected sqlite:///path/to/file.sqlite"));
+    }
+    Ok(path.to_string())
+}
+
+#[derive(Debug)]
+struct SqlitePragmas;
+
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        // busy_timeout before anything else: journal_mode itself can meet a lock.
+        let setup = format!(
+            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+            BUSY_TIMEOUT.as_millis()
+        );
+        conn.batch_execute(&setup).map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool<ConnectionManager<Conn>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database and brings its schema up to date.
+    pub fn open(url: &str) -> Result<Store, StoreError> {
+        let path = sqlite_path(url)?;
+        if path != ":memory:"
+            && let Some(dir) = Path::new(&path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
+                path: dir.to_path_buf(),
+                source,
+            })?;
+        }
+        let pool = Pool::builder()
+            .max_size(8)
+            // Longer than busy_timeout, so a waiting writer fails on the lock, not the pool.
+            .connection_timeout(BUSY_TIMEOUT * 3)
+            .connection_customizer(Box::new(SqlitePragmas))
+            .build(ConnectionManager::<Conn>::new(path))?;
+        let mut conn = pool.get()?;
+        conn.run_pending_migrations(MIGRATIONS)
+            .map_err(|e| StoreError::Migration(e.to_string()))?;
+        Ok(Store { pool })
+    }
+
+    /// Runs `f` with a pooled connection on the blocking pool.
+    pub async fn run<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await?
+    }
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+// ---------------------------------------------------------------------------------------
+// Rows
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq)]
+#[diesel(table_name = cycles)]
+pub struct CycleRow {
+    pub id: i64,
+    #[serde(with = "utc")]
+    pub started_at: NaiveDateTime,
+    #[serde(with = "utc_opt")]
+    pub finished_at: Option<NaiveDateTime>,
+    pub status: String,
+    pub agencies: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, PartialEq)]
+#[diesel(table_name = agency_results)]
+pub struct AgencyResultRow {
+    pub cycle_id: i64,
+    pub agency_code: String,
+    pub kind: String,
+    pub name: String,
+    pub index_points: f64,
+    pub rank_overall: i32,
+    pub rank_in_kind: i32,
+    pub completeness: f64,
+    pub datasets: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, PartialEq)]
+#[diesel(table_name = agency_components)]
+pub struct ComponentRow {
+    pub cycle_id: i64,
+    pub agency_code: String,
+    pub component: String,
+    pub verdict: Option<String>,
+    pub points: f64,
+    pub max_points: f64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq)]
+#[diesel(table_name = findings)]
+pub struct FindingRow {
+    pub id: i64,
+    pub cycle_id: i64,
+    pub agency_code: String,
+    pub rule: String,
+    pub severity: String,
+    pub subject: String,
+    pub message: String,
+    pub fix: String,
+    pub points: f64,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = findings)]
+struct NewFinding<'a> {
+    cycle_id: i64,
+    agency_code: &'a str,
+    rule: &'a str,
+    severity: &'a str,
+    subject: &'a str,
+    message: &'a str,
+    fix: &'a str,
+    points: f64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, PartialEq)]
+#[diesel(table_name = catalog_fetches)]
+pub struct CatalogFetchRow {
+    pub cycle_id: i64,
+    pub agency_code: String,
+    pub url: Option<String>,
+    pub outcome: String,
+    pub detail: Option<String>,
+    pub http_status: Option<i32>,
+    pub bytes: i64,
+    pub datasets: i64,
+    pub duration_ms: i64,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq)]
+#[diesel(table_name = service_probes)]
+pub struct ProbeRow {
+    #[serde(skip)]
+    pub id: i64,
+    #[serde(skip)]
+    pub cycle_id: i64,
+    #[serde(skip)]
+    pub agency_code: String,
+    pub url: String,
+    pub platform: Option<String>,
+    pub http_status: Option<i32>,
+    pub latency_ms: i64,
+    pub failure_class: Option<String>,
+    pub failure: Option<String>,
+}
+
+#[derive(Debug, Clone, Insertable)]
+#[diesel(table_name = service_probes)]
+struct NewProbe<'a> {
+    cycle_id: i64,
+    agency_code: &'a str,
+    url: &'a str,
+    platform: Option<&'a str>,
+    http_status: Option<i32>,
+    latency_ms: i64,
+    failure_class: Option<&'a str>,
+    failure: Option<&'a str>,
+}
+
+/// Timestamps are stored as UTC without zone; the API shows them as RFC 3339 with `Z`.
+mod utc {
+    use chrono::NaiveDateTime;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    }
+}
+
+mod utc_opt {
+    use chrono::NaiveDateTime;
+    use serde::Serializer;
+
+    pub fn serialize<S: Serializer>(t: &Option<NaiveDateTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => super::utc::serialize(t, s),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Writes
+
+/// Marks cycles left `running` by a daemon that died as `abandoned`. Run at start.
+pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
+    diesel::update(cycles::table.filter(cycles::status.eq("running")))
+        .set(cycles::status.eq("abandoned"))
+        .execute(conn)
+}
+
+pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
+    diesel::insert_into(cycles::table)
+        .values((cycles::started_at.eq(now()), cycles::status.eq("running"), cycles::agencies.eq(0)))
+        .returning(cycles::id)
+        .get_result(conn)
+}
+
+pub fn abandon_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<usize> {
+    diesel::update(cycles::table.find(cycle_id))
+        .set(cycles::status.eq("abandoned"))
+        .execute(conn)
+}
+
+/// Writes a cycle's results and marks it finished, all or nothing.
+pub fn finish_cycle(
+    conn: &mut Conn,
+    cycle_id: i64,
+    ranked: &[Ranked],
+    observations: &[AgencyObservation],
+) -> QueryResult<()> {
+    conn.immediate_transaction(|conn| {
+        let results: Vec<AgencyResultRow> = ranked
+            .iter()
+            .map(|r| AgencyResultRow {
+                cycle_id,
+                agency_code: r.score.code.clone(),
+                kind: r.score.kind.as_str().to_string(),
+                name: r.score.name.clone(),
+                index_points: r.score.index,
+                rank_overall: r.rank as i32,
+                rank_in_kind: r.rank_in_kind as i32,
+                completeness: r.score.completeness,
+                datasets: r.score.datasets as i64,
+            })
+            .collect();
+        diesel::insert_into(agency_results::table).values(&results).execute(conn)?;
+
+        let components: Vec<ComponentRow> = ranked
+            .iter()
+            .flat_map(|r| {
+                r.score.components.iter().map(|c| ComponentRow {
+                    cycle_id,
+                    agency_code: r.score.code.clone(),
+                    component: c.id.clone(),
+                    verdict: c.verdict.map(|v| v.as_str().to_string()),
+                    points: c.points,
+                    max_points: c.max_points,
+                })
+            })
+            .collect();
+        diesel::insert_into(agency_components::table).values(&components).execute(conn)?;
+
+        let new_findings: Vec<NewFinding<'_>> = ranked
+            .iter()
+            .flat_map(|r| {
+                r.score.findings.iter().map(|f| NewFinding {
+                    cycle_id,
+                    agency_code: &r.score.code,
+                    rule: &f.rule,
+                    severity: f.severity.as_str(),
+                    subject: &f.subject,
+                    message: &f.message,
+                    fix: &f.fix,
+                    points: f.points,
+                })
+            })
+            .collect();
+        // SQLite limits bound parameters per statement; batches keep well under it.
+        for batch in new_findings.chunks(500) {
+            diesel::insert_into(findings::table).values(batch).execute(conn)?;
+        }
+
+        let fetches: Vec<CatalogFetchRow> = observations
+            .iter()
+            .map(|o| CatalogFetchRow {
+                cycle_id,
+                agency_code: o.code.clone(),
+                url: o.catalog.url.clone(),
+                outcome: o.catalog.outcome.as_str().to_string(),
+                detail: o.catalog.outcome.detail(),
+                http_status: o.catalog.http_status.map(i32::from),
+                bytes: o.catalog.bytes as i64,
+                datasets: o.catalog.datasets as i64,
+                duration_ms: o.catalog.duration_ms as i64,
+            })
+            .collect();
+        diesel::insert_into(catalog_fetches::table).values(&fetches).execute(conn)?;
+
+        let probes: Vec<NewProbe<'_>> = observations
+            .iter()
+            .flat_map(|o| {
+                o.services.iter().map(|p| NewProbe {
+                    cycle_id,
+                    agency_code: &o.code,
+                    url: &p.url,
+                    platform: p.platform.as_deref(),
+                    http_status: p.http_status.map(i32::from),
+                    latency_ms: p.latency_ms as i64,
+                    failure_class: p.failure.as_ref().map(|f| f.class.as_str()),
+                    failure: p.failure.as_ref().map(|f| f.message.as_str()),
+                })
+            })
+            .collect();
+        for batch in probes.chunks(500) {
+            diesel::insert_into(service_probes::table).values(batch).execute(conn)?;
+        }
+
+        diesel::update(cycles::table.find(cycle_id))
+            .set((
+                cycles::status.eq("finished"),
+                cycles::finished_at.eq(Some(now())),
+                cycles::agencies.eq(ranked.len() as i32),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// Reads: only finished cycles are ever shown.
+
+pub fn latest_finished_cycle(conn: &mut Conn) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .order(cycles::id.desc())
+        .select(CycleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn cycle_count(conn: &mut Conn, status: &str) -> QueryResult<i64> {
+    cycles::table.filter(cycles::status.eq(status)).count().get_result(conn)
+}
+
+pub fn rankings(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<AgencyResultRow>> {
+    agency_results::table
+        .filter(agency_results::cycle_id.eq(cycle_id))
+        .order((agency_results::rank_overall.asc(), agency_results::agency_code.asc()))
+        .select(AgencyResultRow::as_select())
+        .load(conn)
+}
+
+/// Everything the latest finished cycle says about one agency.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgencyDetail {
+    pub result: AgencyResultRow,
+    pub components: Vec<ComponentRow>,
+    pub catalog: Option<CatalogFetchRow>,
+    pub probes: Vec<ProbeRow>,
+}
+
+pub fn agency_detail(conn: &mut Conn, cycle_id: i64, code: &str) -> QueryResult<Option<AgencyDetail>> {
+    let Some(result) = agency_results::table
+        .find((cycle_id, code))
+        .select(AgencyResultRow::as_select())
+        .first(conn)
+        .optional()?
+    else {
+        return Ok(None);
+    };
+    let components = agency_components::table
+        .filter(agency_components::cycle_id.eq(cycle_id))
+        .filter(agency_components::agency_code.eq(code))
+        .order(agency_components::component.asc())
+        .select(ComponentRow::as_select())
+        .load(conn)?;
+    let catalog = catalog_fetches::table
+        .find((cycle_id, code))
+        .select(CatalogFetchRow::as_select())
+        .first(conn)
+        .optional()?;
+    let probes = service_probes::table
+        .filter(service_probes::cycle_id.eq(cycle_id))
+        .filter(service_probes::agency_code.eq(code))
+        .order(service_probes::id.asc())
+        .select(ProbeRow::as_select())
+        .load(conn)?;
+    Ok(Some(AgencyDetail {
+        result,
+        components,
+        catalog,
+        probes,
+    }))
+}
+
+pub fn agency_findings(conn: &mut Conn, cycle_id: i64, code: &str) -> QueryResult<Vec<FindingRow>> {
+    findings::table
+        .filter(findings::cycle_id.eq(cycle_id))
+        .filter(findings::agency_code.eq(code))
+        .order((findings::points.desc(), findings::id.asc()))
+        .select(FindingRow::as_select())
+        .load(conn)
+}
+
+/// One agency's result in every finished cycle, oldest first.
+pub fn agency_history(conn: &mut Conn, code: &str) -> QueryResult<Vec<(CycleRow, AgencyResultRow)>> {
+    cycles::table
+        .inner_join(agency_results::table)
+        .filter(cycles::status.eq("finished"))
+        .filter(agency_results::agency_code.eq(code))
+        .order(cycles::id.asc())
+        .select((CycleRow::as_select(), AgencyResultRow::as_select()))
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observation::{CatalogObservation, CatalogOutcome};
+    use crate::registry::AgencyKind;
+    use crate::score::{Weights, assess, rank};
+
+    fn observation(code: &str) -> AgencyObservation {
+        AgencyObservation {
+            code: code.into(),
+            kind: AgencyKind::Province,
+            name: format!("Tỉnh {code}"),
+            catalog: CatalogObservation {
+                outcome: CatalogOutcome::NotPublished,
+                ..CatalogObservation::default()
+            },
+            services: vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_cycle_is_visible_only_once_finished_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("sub/dt.sqlite").display());
+        let store = Store::open(&url).unwrap();
+        let id = store.run(begin_cycle).await.unwrap();
+        assert_eq!(store.run(latest_finished_cycle).await.unwrap(), None);
+
+        let obs = vec![observation("01"), observation("02")];
+        let ranked = rank(obs.iter().map(|o| assess(o, &Weights::default())).collect());
+        let (r, o) = (ranked.clone(), obs.clone());
+        store.run(move |c| finish_cycle(c, id, &r, &o)).await.unwrap();
+        drop(store);
+
+        let store = Store::open(&url).unwrap();
+        let latest = store.run(latest_finished_cycle).await.unwrap().unwrap();
+        assert_eq!((latest.id, latest.agencies, latest.status.as_str()), (id, 2, "finished"));
+        let rows = store.run(move |c| rankings(c, id)).await.unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!((rows[0].rank_overall, rows[1].rank_overall), (1, 1));
+        let found = store.run(move |c| agency_findings(c, id, "02")).await.unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(found.iter().map(|f| f.points).sum::<f64>(), 1000.0);
+        let detail = store.run(move |c| agency_detail(c, id, "01")).await.unwrap().unwrap();
+        assert_eq!(detail.components.len(), 3);
+        assert_eq!(detail.catalog.unwrap().outcome, "not_published");
+    }
+
+    #[tokio::test]
+    async fn an_unfinished_cycle_is_abandoned_at_start_and_never_shown() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dt.sqlite").display());
+        let store = Store::open(&url).unwrap();
+        store.run(begin_cycle).await.unwrap();
+        assert_eq!(store.run(abandon_unfinished).await.unwrap(), 1);
+        assert_eq!(store.run(|c| cycle_count(c, "abandoned")).await.unwrap(), 1);
+        assert_eq!(store.run(latest_finished_cycle).await.unwrap(), None);
+    }
+
+    #[test]
+    fn database_urls() {
+        assert!(check_database_url("sqlite:///var/lib/dtindex/dt.sqlite").is_ok());
+        assert!(check_database_url("/tmp/x.sqlite").is_ok());
+        assert!(check_database_url("postgres://localhost/test").is_err());
+        assert!(check_database_url("mysql://x").is_err());
+    }
+}

@@ -1,0 +1,88 @@
+// Written by hand to match migrations/sqlite; SQL types both SQLite and PostgreSQL share.
+
+diesel::table! {
+    cycles (id) {
+        id -> BigInt,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        status -> Text,
+        agencies -> Integer,
+    }
+}
+
+diesel::table! {
+    agency_results (cycle_id, agency_code) {
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        kind -> Text,
+        name -> Text,
+        index_points -> Double,
+        rank_overall -> Integer,
+        rank_in_kind -> Integer,
+        completeness -> Double,
+        datasets -> BigInt,
+    }
+}
+
+diesel::table! {
+    agency_components (cycle_id, agency_code, component) {
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        component -> Text,
+        verdict -> Nullable<Text>,
+        points -> Double,
+        max_points -> Double,
+    }
+}
+
+diesel::table! {
+    findings (id) {
+        id -> BigInt,
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        rule -> Text,
+        severity -> Text,
+        subject -> Text,
+        message -> Text,
+        fix -> Text,
+        points -> Double,
+    }
+}
+
+diesel::table! {
+    catalog_fetches (cycle_id, agency_code) {
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        url -> Nullable<Text>,
+        outcome -> Text,
+        detail -> Nullable<Text>,
+        http_status -> Nullable<Integer>,
+        bytes -> BigInt,
+        datasets -> BigInt,
+        duration_ms -> BigInt,
+    }
+}
+
+diesel::table! {
+    service_probes (id) {
+        id -> BigInt,
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        url -> Text,
+        platform -> Nullable<Text>,
+        http_status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        failure_class -> Nullable<Text>,
+        failure -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(agency_results -> cycles (cycle_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    cycles,
+    agency_results,
+    agency_components,
+    findings,
+    catalog_fetches,
+    service_probes,
+);
