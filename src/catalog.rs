@@ -117,7 +117,10 @@ fn strip_position(message: &str) -> String {
 
 /// Parses a DCAT-US `data.json` (v1.1 object, or the v1.0 bare array of datasets), calling
 /// `each` for every dataset in document order.
-pub fn parse_datajson<R: Read>(reader: R, each: impl FnMut(Dataset)) -> Result<CatalogSummary, CatalogError> {
+pub fn parse_datajson<R: Read>(
+    reader: R,
+    each: impl FnMut(Dataset),
+) -> Result<CatalogSummary, CatalogError> {
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
     let summary = CatalogSeed { each }.deserialize(&mut de)?;
     de.end()?;
@@ -156,7 +159,9 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
             match key.as_str() {
                 "dataset" if !saw_datasets => {
                     saw_datasets = true;
-                    summary.datasets = map.next_value_seed(DatasetsSeed { each: &mut self.each })?;
+                    summary.datasets = map.next_value_seed(DatasetsSeed {
+                        each: &mut self.each,
+                    })?;
                 }
                 "dataset" => return Err(de::Error::custom("the key `dataset` appears twice")),
                 "conformsTo" => {
@@ -176,7 +181,10 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<Self::Value, A::Error> {
-        let datasets = DatasetsSeed { each: &mut self.each }.visit_seq(seq)?;
+        let datasets = DatasetsSeed {
+            each: &mut self.each,
+        }
+        .visit_seq(seq)?;
         Ok(CatalogSummary {
             conforms_to: None,
             datasets,
@@ -255,9 +263,19 @@ pub fn dataset_from_value(record: Value) -> Dataset {
     ds.license = text(&mut obj, "license");
     ds.access_level = text(&mut obj, "accessLevel");
     ds.rights = text(&mut obj, "rights");
-    ds.publisher = named(obj.remove("publisher"), &["name"], "publisher", &mut problems);
+    ds.publisher = named(
+        obj.remove("publisher"),
+        &["name"],
+        "publisher",
+        &mut problems,
+    );
     // Some catalogs give a contact's e-mail address but no name: either identifies it.
-    ds.contact_point = named(obj.remove("contactPoint"), &["fn", "hasEmail"], "contactPoint", &mut problems);
+    ds.contact_point = named(
+        obj.remove("contactPoint"),
+        &["fn", "hasEmail"],
+        "contactPoint",
+        &mut problems,
+    );
     ds.keywords = strings(obj.remove("keyword"), "keyword", &mut problems);
     ds.themes = strings(obj.remove("theme"), "theme", &mut problems);
     ds.distributions = match obj.remove("distribution") {
@@ -266,7 +284,9 @@ pub fn dataset_from_value(record: Value) -> Dataset {
             .into_iter()
             .filter_map(|d| distribution_from_value(d, &mut problems))
             .collect(),
-        Some(single @ Value::Object(_)) => distribution_from_value(single, &mut problems).into_iter().collect(),
+        Some(single @ Value::Object(_)) => distribution_from_value(single, &mut problems)
+            .into_iter()
+            .collect(),
         Some(other) => {
             problems.push(FieldProblem {
                 field: "distribution".into(),
@@ -318,7 +338,12 @@ fn distribution_from_value(value: Value, problems: &mut Vec<FieldProblem>) -> Op
 
 /// `publisher` / `contactPoint`: an object named by the first of `keys` it has, or
 /// (leniently) a plain string.
-fn named(value: Option<Value>, keys: &[&str], field: &str, problems: &mut Vec<FieldProblem>) -> Option<String> {
+fn named(
+    value: Option<Value>,
+    keys: &[&str],
+    field: &str,
+    problems: &mut Vec<FieldProblem>,
+) -> Option<String> {
     match value {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.trim().to_string()),
@@ -452,10 +477,16 @@ mod tests {
     fn parses_records_in_order_leniently() {
         let (summary, all) = parse_datajson_all(SAMPLE.as_bytes()).unwrap();
         assert_eq!(summary.datasets, 3);
-        assert_eq!(summary.conforms_to.as_deref(), Some("https://project-open-data.cio.gov/v1.1/schema"));
+        assert_eq!(
+            summary.conforms_to.as_deref(),
+            Some("https://project-open-data.cio.gov/v1.1/schema")
+        );
         let first = &all[0];
         assert_eq!(first.identifier.as_deref(), Some("hn-dan-cu-2024"));
-        assert_eq!(first.title.as_deref(), Some("Dân cư theo phường <b>2024</b>"));
+        assert_eq!(
+            first.title.as_deref(),
+            Some("Dân cư theo phường <b>2024</b>")
+        );
         assert_eq!(first.keywords, vec!["dân cư", "thống kê"]);
         assert_eq!(first.publisher.as_deref(), Some("UBND Thành phố Hà Nội"));
         assert_eq!(first.contact_point.as_deref(), Some("Sở KH&CN"));
@@ -466,7 +497,10 @@ mod tests {
         assert_eq!(second.title, None);
         assert_eq!(second.keywords, vec!["one"]);
         assert_eq!(second.publisher.as_deref(), Some("Sở Tài chính"));
-        assert_eq!(second.distributions[0].access_url.as_deref(), Some("https://x"));
+        assert_eq!(
+            second.distributions[0].access_url.as_deref(),
+            Some("https://x")
+        );
         assert_eq!(second.problems[0].field, "title");
 
         assert_eq!(all[2].problems[0].field, "dataset");
@@ -482,7 +516,17 @@ mod tests {
     #[test]
     fn html_is_a_syntax_error_with_position() {
         let err = parse_datajson_all(b"<!DOCTYPE html><html></html>").unwrap_err();
-        assert!(matches!(err, CatalogError::Syntax { line: 1, column: 1, .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                CatalogError::Syntax {
+                    line: 1,
+                    column: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -511,10 +555,22 @@ mod tests {
 
     #[test]
     fn wrong_shapes_are_errors() {
-        assert!(matches!(parse_datajson_all(br#"{"title":"x"}"#), Err(CatalogError::Shape(_))));
-        assert!(matches!(parse_datajson_all(br#"{"dataset":{}}"#), Err(CatalogError::Shape(_))));
-        assert!(matches!(parse_datajson_all(b"42"), Err(CatalogError::Shape(_))));
-        assert!(matches!(parse_datajson_all(br#"{"dataset":[]} trailing"#), Err(CatalogError::Syntax { .. })));
+        assert!(matches!(
+            parse_datajson_all(br#"{"title":"x"}"#),
+            Err(CatalogError::Shape(_))
+        ));
+        assert!(matches!(
+            parse_datajson_all(br#"{"dataset":{}}"#),
+            Err(CatalogError::Shape(_))
+        ));
+        assert!(matches!(
+            parse_datajson_all(b"42"),
+            Err(CatalogError::Shape(_))
+        ));
+        assert!(matches!(
+            parse_datajson_all(br#"{"dataset":[]} trailing"#),
+            Err(CatalogError::Syntax { .. })
+        ));
     }
 
     #[test]

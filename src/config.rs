@@ -21,7 +21,9 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
-use crate::registry::{Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
+use crate::registry::{
+    Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint,
+};
 
 /// The registry compiled into the binary, so that `dtindex demo` works from any directory.
 pub const BUILTIN_REGISTRY: &str = include_str!("../config/agencies.toml");
@@ -120,7 +122,11 @@ impl<'a> Reporter<'a> {
     }
 
     /// Deserializes one spanned subtree, reporting a type error instead of failing.
-    fn decode<T: DeserializeOwned>(&mut self, value: Spanned<DeValue<'_>>, help: &str) -> Option<T> {
+    fn decode<T: DeserializeOwned>(
+        &mut self,
+        value: Spanned<DeValue<'_>>,
+        help: &str,
+    ) -> Option<T> {
         match T::deserialize(ValueDeserializer::from(value)) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -152,7 +158,10 @@ pub fn line_column(source: &str, offset: usize) -> (usize, usize) {
 fn parse_document<'i>(rep: &mut Reporter<'_>, source: &'i str) -> Spanned<DeTable<'i>> {
     let (table, errors) = DeTable::parse_recoverable(source);
     for e in &errors {
-        rep.toml_error(e, "fix the TOML syntax at this point (https://toml.io/en/v1.0.0)");
+        rep.toml_error(
+            e,
+            "fix the TOML syntax at this point (https://toml.io/en/v1.0.0)",
+        );
     }
     table
 }
@@ -236,7 +245,11 @@ impl Registry {
         };
         let list_span = list.span();
         let DeValue::Array(items) = list.into_inner() else {
-            rep.error(list_span, "`agency` must be an array of tables", "write each agency as [[agency]]");
+            rep.error(
+                list_span,
+                "`agency` must be an array of tables",
+                "write each agency as [[agency]]",
+            );
             return rep.finish(Registry { agencies });
         };
         for item in items {
@@ -289,7 +302,11 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
         }
     };
     if raw.name.get_ref().trim().is_empty() {
-        rep.error(raw.name.span(), "agency name is empty", "give the agency's Vietnamese name");
+        rep.error(
+            raw.name.span(),
+            "agency name is empty",
+            "give the agency's Vietnamese name",
+        );
     }
     let catalog_url = optional_url(rep, raw.catalog_url.as_ref(), "catalog_url");
     let format = match &raw.catalog_format {
@@ -297,7 +314,11 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
         Some(f) => match f.get_ref().parse::<CatalogFormat>() {
             Ok(format) => format,
             Err(e) => {
-                rep.error(f.span(), e, format!("supported formats: {}", CatalogFormat::NAMES.join(", ")));
+                rep.error(
+                    f.span(),
+                    e,
+                    format!("supported formats: {}", CatalogFormat::NAMES.join(", ")),
+                );
                 CatalogFormat::Auto
             }
         },
@@ -337,7 +358,11 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
 }
 
 /// An optional http(s) URL: absent or empty means "not published".
-fn optional_url(rep: &mut Reporter<'_>, value: Option<&Spanned<String>>, field: &str) -> Option<Url> {
+fn optional_url(
+    rep: &mut Reporter<'_>,
+    value: Option<&Spanned<String>>,
+    field: &str,
+) -> Option<Url> {
     let value = value?;
     let text = value.get_ref().trim();
     if text.is_empty() {
@@ -399,7 +424,11 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
                 name: &a.name,
                 name_ascii: &a.name_ascii,
                 predecessors: &a.predecessors,
-                catalog_url: a.catalog.as_ref().map(|c| c.url.to_string()).unwrap_or_default(),
+                catalog_url: a
+                    .catalog
+                    .as_ref()
+                    .map(|c| c.url.to_string())
+                    .unwrap_or_default(),
                 catalog_format: a.catalog.as_ref().map_or("auto", |c| c.format.as_str()),
                 services: a
                     .services
@@ -409,7 +438,11 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
                         platform: s.platform.as_deref(),
                     })
                     .collect(),
-                declaration_url: a.declaration_url.as_ref().map(|u| u.to_string()).unwrap_or_default(),
+                declaration_url: a
+                    .declaration_url
+                    .as_ref()
+                    .map(|u| u.to_string())
+                    .unwrap_or_default(),
             })
             .collect(),
     };
@@ -478,7 +511,9 @@ impl Settings {
     pub fn with_state_dir(state_dir: PathBuf) -> Settings {
         Settings {
             registry: None,
-            listen: DEFAULT_LISTEN.parse().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            listen: DEFAULT_LISTEN
+                .parse()
+                .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url: default_database_url(&state_dir),
             state_dir,
             schedule: ScheduleSettings {
@@ -524,7 +559,11 @@ impl Settings {
                     format!("unknown key `{}`", key.get_ref()),
                     format!(
                         "known keys: {}",
-                        SECTION_HELP.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+                        SECTION_HELP
+                            .iter()
+                            .map(|(n, _)| *n)
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 );
                 continue;
@@ -565,7 +604,11 @@ impl Settings {
                     if let Some(s) = rep.decode::<RawSchedule>(value, help) {
                         if let Some(cron) = s.cron {
                             if let Err(e) = crate::schedule::validate_cron(cron.get_ref()) {
-                                rep.error(cron.span(), format!("cron `{}` is not valid: {e}", cron.get_ref()), CRON_HELP);
+                                rep.error(
+                                    cron.span(),
+                                    format!("cron `{}` is not valid: {e}", cron.get_ref()),
+                                    CRON_HELP,
+                                );
                             }
                             settings.schedule.cron = cron.into_inner();
                         }
@@ -605,21 +648,32 @@ fn default_database_url(state_dir: &Path) -> String {
     format!("sqlite://{}", state_dir.join("dtindex.sqlite").display())
 }
 
-const CRON_HELP: &str =
-    "six fields, seconds first, in UTC: \"sec min hour day-of-month month day-of-week\", e.g. \"0 0 1 * * *\" for 01:00 UTC daily";
+const CRON_HELP: &str = "six fields, seconds first, in UTC: \"sec min hour day-of-month month day-of-week\", e.g. \"0 0 1 * * *\" for 01:00 UTC daily";
 
 const SECTION_HELP: &[(&str, &str)] = &[
-    ("registry", "registry = \"agencies.toml\" (a path relative to this file)"),
+    (
+        "registry",
+        "registry = \"agencies.toml\" (a path relative to this file)",
+    ),
     ("server", "[server] takes listen = \"127.0.0.1:8080\""),
     ("state", "[state] takes dir = \"/var/lib/dtindex\""),
-    ("database", "[database] takes url = \"sqlite:///var/lib/dtindex/dtindex.sqlite\""),
-    ("schedule", "[schedule] takes cron = \"0 0 1 * * *\" and run_at_start = true"),
+    (
+        "database",
+        "[database] takes url = \"sqlite:///var/lib/dtindex/dtindex.sqlite\"",
+    ),
+    (
+        "schedule",
+        "[schedule] takes cron = \"0 0 1 * * *\" and run_at_start = true",
+    ),
     (
         "crawl",
         "[crawl] takes concurrency, connect_timeout_secs, read_timeout_secs, total_timeout_secs, \
          agency_deadline_secs, max_body_bytes, max_redirects (all positive integers)",
     ),
-    ("scoring", "[scoring] takes the weights t1, t4 and completeness (points out of 1000)"),
+    (
+        "scoring",
+        "[scoring] takes the weights t1, t4 and completeness (points out of 1000)",
+    ),
 ];
 
 #[derive(Deserialize)]
@@ -670,7 +724,11 @@ struct RawWeights {
 fn positive(rep: &mut Reporter<'_>, value: Option<Spanned<u64>>, name: &str) -> Option<u64> {
     let value = value?;
     if *value.get_ref() == 0 {
-        rep.error(value.span(), format!("{name} must be greater than zero"), "use a positive integer");
+        rep.error(
+            value.span(),
+            format!("{name} must be greater than zero"),
+            "use a positive integer",
+        );
         return None;
     }
     Some(*value.get_ref())
@@ -710,7 +768,11 @@ fn apply_weights(rep: &mut Reporter<'_>, weights: &mut crate::score::Weights, ra
     ] {
         if let Some(v) = value {
             if !v.get_ref().is_finite() || *v.get_ref() < 0.0 {
-                rep.error(v.span(), "a weight must be a finite number of points, zero or more", "e.g. t1 = 400.0");
+                rep.error(
+                    v.span(),
+                    "a weight must be a finite number of points, zero or more",
+                    "e.g. t1 = 400.0",
+                );
                 continue;
             }
             last_span = Some(v.span());
@@ -744,8 +806,16 @@ mod tests {
     #[test]
     fn builtin_registry_has_the_2025_agencies() {
         let reg = Registry::builtin();
-        let provinces = reg.agencies.iter().filter(|a| a.kind == AgencyKind::Province).count();
-        let ministries = reg.agencies.iter().filter(|a| a.kind == AgencyKind::Ministry).count();
+        let provinces = reg
+            .agencies
+            .iter()
+            .filter(|a| a.kind == AgencyKind::Province)
+            .count();
+        let ministries = reg
+            .agencies
+            .iter()
+            .filter(|a| a.kind == AgencyKind::Ministry)
+            .count();
         assert_eq!((provinces, ministries), (34, 17));
         let hanoi = reg.get("01").expect("Hà Nội is code 01");
         assert_eq!(hanoi.name, "Hà Nội");
@@ -789,7 +859,13 @@ catalog_format = "yaml"
                 .find(|d| d.message.contains(needle))
                 .unwrap_or_else(|| panic!("no diagnostic mentions {needle:?} in {d:#?}"))
         };
-        assert_eq!((at("unknown agency kind").line, at("unknown agency kind").column), (4, 8));
+        assert_eq!(
+            (
+                at("unknown agency kind").line,
+                at("unknown agency kind").column
+            ),
+            (4, 8)
+        );
         assert_eq!(at("not an http(s) URL").line, 6);
         assert_eq!(at("invalid type").line, 11);
         assert_eq!(at("yaml").line, 17);
@@ -829,7 +905,10 @@ catalog_format = "yaml"
             "registry = \"agencies.toml\"\n[server]\nlisten = \"0.0.0.0:9000\"\n[state]\ndir = \"state\"\n[schedule]\ncron = \"0 */5 * * * *\"\n[crawl]\nconcurrency = 3\n",
         )
         .unwrap();
-        assert_eq!(s.registry, Some(PathBuf::from("/etc/dtindex/agencies.toml")));
+        assert_eq!(
+            s.registry,
+            Some(PathBuf::from("/etc/dtindex/agencies.toml"))
+        );
         assert_eq!(s.listen.port(), 9000);
         assert_eq!(s.state_dir, PathBuf::from("/etc/dtindex/state"));
         assert_eq!(s.database_url, "sqlite:///etc/dtindex/state/dtindex.sqlite");

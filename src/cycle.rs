@@ -15,7 +15,9 @@ use tracing::Instrument;
 
 use crate::fetch::Fetcher;
 use crate::metrics::Metrics;
-use crate::observation::{AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation};
+use crate::observation::{
+    AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation,
+};
 use crate::registry::{Agency, Registry};
 use crate::score::{self, Ranked, Weights};
 use crate::store::{self, Store, StoreError};
@@ -61,7 +63,12 @@ impl Crawler {
             .await
     }
 
-    async fn complete(&self, cycle_id: i64, started: Instant, cancel: &CancellationToken) -> Result<CycleReport, CycleError> {
+    async fn complete(
+        &self,
+        cycle_id: i64,
+        started: Instant,
+        cancel: &CancellationToken,
+    ) -> Result<CycleReport, CycleError> {
         tracing::info!(agencies = self.registry.agencies.len(), "cycle started");
 
         let observations = tokio::select! {
@@ -71,11 +78,18 @@ impl Crawler {
                 return Err(CycleError::Cancelled);
             }
         };
-        let scores = observations.iter().map(|o| score::assess(o, &self.weights)).collect();
+        let scores = observations
+            .iter()
+            .map(|o| score::assess(o, &self.weights))
+            .collect();
         let ranked = score::rank(scores);
 
         let (r, o) = (ranked.clone(), observations.clone());
-        if let Err(e) = self.store.run(move |c| store::finish_cycle(c, cycle_id, &r, &o)).await {
+        if let Err(e) = self
+            .store
+            .run(move |c| store::finish_cycle(c, cycle_id, &r, &o))
+            .await
+        {
             tracing::error!(error = %e, "cannot store the cycle");
             self.metrics.cycles.with_label_values(&["failed"]).inc();
             self.abandon(cycle_id).await;
@@ -87,7 +101,9 @@ impl Crawler {
         self.metrics.count_failures(&observations);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
-        self.metrics.last_success.set(chrono::Utc::now().timestamp() as f64);
+        self.metrics
+            .last_success
+            .set(chrono::Utc::now().timestamp() as f64);
         tracing::info!(duration_ms = duration.as_millis() as u64, "cycle finished");
         Ok(CycleReport {
             cycle_id,
@@ -99,7 +115,11 @@ impl Crawler {
 
     async fn abandon(&self, cycle_id: i64) {
         self.metrics.cycles.with_label_values(&["abandoned"]).inc();
-        if let Err(e) = self.store.run(move |c| store::abandon_cycle(c, cycle_id)).await {
+        if let Err(e) = self
+            .store
+            .run(move |c| store::abandon_cycle(c, cycle_id))
+            .await
+        {
             // The next start marks it abandoned anyway.
             tracing::warn!(error = %e, cycle_id, "cannot mark the cycle abandoned");
         }
@@ -115,17 +135,24 @@ impl Crawler {
             let permits = permits.clone();
             let deadline = self.agency_deadline;
             let span = tracing::info_span!("agency", agency = %agency.code);
-            tasks.spawn(async move {
-                let _permit = permits.acquire_owned().await;
-                let obs = match tokio::time::timeout(deadline, observe(&fetcher, &agency)).await {
-                    Ok(obs) => obs,
-                    Err(_) => cut_off(
-                        &agency,
-                        format!("the agency's catalog and services took longer than the {}s limit", deadline.as_secs()),
-                    ),
-                };
-                (i, obs)
-            }.instrument(span));
+            tasks.spawn(
+                async move {
+                    let _permit = permits.acquire_owned().await;
+                    let obs = match tokio::time::timeout(deadline, observe(&fetcher, &agency)).await
+                    {
+                        Ok(obs) => obs,
+                        Err(_) => cut_off(
+                            &agency,
+                            format!(
+                                "the agency's catalog and services took longer than the {}s limit",
+                                deadline.as_secs()
+                            ),
+                        ),
+                    };
+                    (i, obs)
+                }
+                .instrument(span),
+            );
         }
         let mut slots: Vec<Option<AgencyObservation>> = vec![None; self.registry.agencies.len()];
         while let Some(joined) = tasks.join_next().await {
@@ -139,7 +166,12 @@ impl Crawler {
             .into_iter()
             .zip(self.registry.agencies.iter())
             .map(|(slot, agency)| {
-                slot.unwrap_or_else(|| cut_off(agency, "the crawl of this agency failed inside dtindex".to_string()))
+                slot.unwrap_or_else(|| {
+                    cut_off(
+                        agency,
+                        "the crawl of this agency failed inside dtindex".to_string(),
+                    )
+                })
             })
             .collect()
     }
@@ -153,7 +185,8 @@ pub async fn observe(fetcher: &Fetcher, agency: &Agency) -> AgencyObservation {
             None => CatalogObservation::default(),
         }
     };
-    let services = futures_util::future::join_all(agency.services.iter().map(|s| probe::probe(fetcher, s)));
+    let services =
+        futures_util::future::join_all(agency.services.iter().map(|s| probe::probe(fetcher, s)));
     let (catalog, services) = tokio::join!(catalog, services);
     AgencyObservation {
         code: agency.code.clone(),

@@ -14,7 +14,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::cycle::{CycleError, Crawler};
+use crate::cycle::{Crawler, CycleError};
 use crate::fetch::Fetcher;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -33,7 +33,10 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
         .with_context(|| format!("opening the database {}", settings.database_url))?;
     let abandoned = store.run(store::abandon_unfinished).await?;
     if abandoned > 0 {
-        tracing::warn!(abandoned, "cycles left unfinished by a previous run were marked abandoned");
+        tracing::warn!(
+            abandoned,
+            "cycles left unfinished by a previous run were marked abandoned"
+        );
     }
     let metrics = Metrics::new().context("creating the metrics registry")?;
     let latest = store
@@ -46,7 +49,12 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
     Ok((store, metrics))
 }
 
-pub fn crawler(settings: &Settings, registry: Arc<Registry>, store: Store, metrics: Metrics) -> anyhow::Result<Crawler> {
+pub fn crawler(
+    settings: &Settings,
+    registry: Arc<Registry>,
+    store: Store,
+    metrics: Metrics,
+) -> anyhow::Result<Crawler> {
     Ok(Crawler {
         registry,
         fetcher: Fetcher::new(&settings.crawl).context("building the HTTP client")?,
@@ -67,17 +75,31 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let registry = Arc::new(registry);
     let (store, metrics) = open_store(&settings).await?;
-    let crawler = Arc::new(crawler(&settings, registry.clone(), store.clone(), metrics.clone())?);
+    let crawler = Arc::new(crawler(
+        &settings,
+        registry.clone(),
+        store.clone(),
+        metrics.clone(),
+    )?);
 
     let flight = SingleFlight::default();
     let cycles_cancel = shutdown.child_token();
     let tick = {
-        let (flight, crawler, metrics, cancel) = (flight.clone(), crawler.clone(), metrics.clone(), cycles_cancel.clone());
+        let (flight, crawler, metrics, cancel) = (
+            flight.clone(),
+            crawler.clone(),
+            metrics.clone(),
+            cycles_cancel.clone(),
+        );
         move || {
             let (crawler, cancel) = (crawler.clone(), cancel.clone());
             let started = flight.try_spawn(async move {
                 match crawler.run_cycle(&cancel).await {
-                    Ok(report) => tracing::info!(cycle_id = report.cycle_id, agencies = report.agencies, "cycle stored"),
+                    Ok(report) => tracing::info!(
+                        cycle_id = report.cycle_id,
+                        agencies = report.agencies,
+                        "cycle stored"
+                    ),
                     Err(CycleError::Cancelled) => tracing::info!("cycle cancelled by shutdown"),
                     Err(e) => tracing::error!(error = %e, "cycle failed"),
                 }
@@ -112,7 +134,10 @@ pub async fn run(
         tracing::warn!(error = %e, "scheduler did not stop cleanly");
     }
     cycles_cancel.cancel();
-    if tokio::time::timeout(CYCLE_STOP_GRACE, flight.idle()).await.is_err() {
+    if tokio::time::timeout(CYCLE_STOP_GRACE, flight.idle())
+        .await
+        .is_err()
+    {
         tracing::warn!("a cycle did not stop in time; the next start marks it abandoned");
     }
     Ok(())
@@ -124,15 +149,16 @@ pub fn cancel_on_signals(token: CancellationToken) {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot listen for SIGTERM");
-                    let _ = ctrl_c.await;
-                    token.cancel();
-                    return;
-                }
-            };
+            let mut term =
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot listen for SIGTERM");
+                        let _ = ctrl_c.await;
+                        token.cancel();
+                        return;
+                    }
+                };
             tokio::select! {
                 _ = ctrl_c => {},
                 _ = term.recv() => {},

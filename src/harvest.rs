@@ -31,7 +31,10 @@ pub async fn harvest(fetcher: &Fetcher, endpoint: &CatalogEndpoint) -> CatalogOb
             let format = endpoint.format;
             let content_type = fetched.content_type;
             let body = fetched.body;
-            let read = tokio::task::spawn_blocking(move || read_catalog(format, content_type.as_deref(), &body)).await;
+            let read = tokio::task::spawn_blocking(move || {
+                read_catalog(format, content_type.as_deref(), &body)
+            })
+            .await;
             match read {
                 Ok(read) => {
                     obs.datasets = read.datasets;
@@ -80,7 +83,9 @@ pub fn read_catalog(format: CatalogFormat, content_type: Option<&str>, body: &[u
     read.tally = tally;
     read.error = match result {
         Ok(_) => None,
-        Err(e @ CatalogError::Truncated { .. }) | Err(e @ CatalogError::Syntax { .. }) if datasets > 0 => {
+        Err(e @ CatalogError::Truncated { .. }) | Err(e @ CatalogError::Syntax { .. })
+            if datasets > 0 =>
+        {
             Some(format!("{e} (after {datasets} readable datasets)"))
         }
         Err(e) => Some(e.to_string()),
@@ -89,7 +94,11 @@ pub fn read_catalog(format: CatalogFormat, content_type: Option<&str>, body: &[u
 }
 
 /// Names the common case of a server answering a catalog URL with an HTML page.
-fn sniff_non_json(format: CatalogFormat, content_type: Option<&str>, body: &[u8]) -> Option<String> {
+fn sniff_non_json(
+    format: CatalogFormat,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Option<String> {
     let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
     match (format, first) {
         (_, None) => Some("the body is empty".to_string()),
@@ -107,14 +116,22 @@ mod tests {
 
     #[test]
     fn html_with_200_is_named_as_such() {
-        let r = read_catalog(CatalogFormat::Auto, Some("text/html"), b"\n<html><body>Portal</body></html>");
+        let r = read_catalog(
+            CatalogFormat::Auto,
+            Some("text/html"),
+            b"\n<html><body>Portal</body></html>",
+        );
         assert!(r.error.unwrap().contains("text/html"));
         assert_eq!(r.datasets, 0);
     }
 
     #[test]
     fn datasets_before_a_break_are_kept_and_the_break_reported() {
-        let r = read_catalog(CatalogFormat::DataJson, None, br#"{"dataset":[{"title":"a"},{"title":"b"},{"tit"#);
+        let r = read_catalog(
+            CatalogFormat::DataJson,
+            None,
+            br#"{"dataset":[{"title":"a"},{"title":"b"},{"tit"#,
+        );
         assert_eq!(r.datasets, 2);
         assert_eq!(r.tally.datasets, 2);
         assert!(r.error.unwrap().contains("after 2 readable datasets"));
@@ -122,6 +139,11 @@ mod tests {
 
     #[test]
     fn an_empty_body_is_not_a_catalog() {
-        assert_eq!(read_catalog(CatalogFormat::Auto, None, b"  ").error.as_deref(), Some("the body is empty"));
+        assert_eq!(
+            read_catalog(CatalogFormat::Auto, None, b"  ")
+                .error
+                .as_deref(),
+            Some("the body is empty")
+        );
     }
 }

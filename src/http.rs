@@ -82,7 +82,13 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     let body = tokio::task::spawn_blocking(move || state.metrics.render())
         .await
         .unwrap_or_default();
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body)
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        body,
+    )
 }
 
 #[derive(Debug, Serialize)]
@@ -94,7 +100,10 @@ pub struct CycleInfo {
 
 impl From<&CycleRow> for CycleInfo {
     fn from(c: &CycleRow) -> Self {
-        let fmt = |t: chrono::NaiveDateTime| t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let fmt = |t: chrono::NaiveDateTime| {
+            t.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        };
         CycleInfo {
             id: c.id,
             started_at: fmt(c.started_at),
@@ -147,7 +156,10 @@ struct RankingQuery {
     kind: Option<String>,
 }
 
-async fn rankings(State(state): State<AppState>, Query(q): Query<RankingQuery>) -> ApiResult<serde_json::Value> {
+async fn rankings(
+    State(state): State<AppState>,
+    Query(q): Query<RankingQuery>,
+) -> ApiResult<serde_json::Value> {
     let kind = match q.kind.as_deref() {
         None | Some("") => None,
         Some(k) => Some(k.parse::<AgencyKind>().map_err(|e| ApiError {
@@ -173,19 +185,24 @@ async fn rankings(State(state): State<AppState>, Query(q): Query<RankingQuery>) 
         .filter(|r| kind.is_none_or(|k| r.kind == k.as_str()))
         .map(RankingEntry::from)
         .collect();
-    Ok(Json(json!({ "cycle": CycleInfo::from(&cycle), "entries": entries })))
+    Ok(Json(
+        json!({ "cycle": CycleInfo::from(&cycle), "entries": entries }),
+    ))
 }
 
 /// Resolves `{code}` against the registry: an unknown agency is a 404.
 fn known(state: &AppState, code: &str) -> Result<crate::registry::Agency, ApiError> {
-    state
-        .registry
-        .get(code)
-        .cloned()
-        .ok_or_else(|| ApiError::not_found(format!("no agency with code `{code}`; see /api/v1/rankings")))
+    state.registry.get(code).cloned().ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no agency with code `{code}`; see /api/v1/rankings"
+        ))
+    })
 }
 
-async fn agency(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<serde_json::Value> {
+async fn agency(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<serde_json::Value> {
     let agency = known(&state, &code)?;
     let found = state
         .store
@@ -221,7 +238,12 @@ async fn agency(State(state): State<AppState>, Path(code): Path<String>) -> ApiR
         let scores: serde_json::Map<String, serde_json::Value> = detail
             .components
             .iter()
-            .map(|c| (c.component.clone(), json!({ "points": round2(c.points), "max_points": c.max_points })))
+            .map(|c| {
+                (
+                    c.component.clone(),
+                    json!({ "points": round2(c.points), "max_points": c.max_points }),
+                )
+            })
             .collect();
         let extra = json!({
             "latest_cycle": CycleInfo::from(&cycle),
@@ -253,7 +275,10 @@ struct FindingOut {
     points: f64,
 }
 
-async fn findings(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Vec<FindingOut>> {
+async fn findings(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Vec<FindingOut>> {
     known(&state, &code)?;
     let rows = state
         .store
@@ -276,9 +301,15 @@ async fn findings(State(state): State<AppState>, Path(code): Path<String>) -> Ap
     ))
 }
 
-async fn history(State(state): State<AppState>, Path(code): Path<String>) -> ApiResult<Vec<serde_json::Value>> {
+async fn history(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Vec<serde_json::Value>> {
     known(&state, &code)?;
-    let rows = state.store.run(move |c| store::agency_history(c, &code)).await?;
+    let rows = state
+        .store
+        .run(move |c| store::agency_history(c, &code))
+        .await?;
     Ok(Json(
         rows.into_iter()
             .map(|(cycle, r)| {

@@ -14,13 +14,17 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use dtindex::config::{self, Settings};
-use dtindex::registry::Registry;
 use dtindex::daemon;
 use dtindex::registry::AgencyKind;
+use dtindex::registry::Registry;
 use dtindex::simulate::{self, Federation};
 
 #[derive(Parser)]
-#[command(name = "dtindex", version, about = "Measures and ranks how ministries and provinces publish and share their data")]
+#[command(
+    name = "dtindex",
+    version,
+    about = "Measures and ranks how ministries and provinces publish and share their data"
+)]
 struct Cli {
     /// Log format: human-readable text or JSON lines (for journald or Loki).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text, env = "DTINDEX_LOG_FORMAT")]
@@ -83,7 +87,9 @@ enum Command {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -148,8 +154,15 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
             let report = crawler.run_cycle(&shutdown).await?;
-            println!("cycle {} finished in {:.1}s", report.cycle_id, report.duration.as_secs_f64());
-            println!("{:>4}  {:<8} {:<9} {:>7}  name", "rank", "code", "kind", "index");
+            println!(
+                "cycle {} finished in {:.1}s",
+                report.cycle_id,
+                report.duration.as_secs_f64()
+            );
+            println!(
+                "{:>4}  {:<8} {:<9} {:>7}  name",
+                "rank", "code", "kind", "index"
+            );
             for r in &report.ranked {
                 println!(
                     "{:>4}  {:<8} {:<9} {:>7.1}  {}",
@@ -158,7 +171,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::CheckConfig { config, registry } => check_config(config.as_deref(), registry.as_deref()),
+        Command::CheckConfig { config, registry } => {
+            check_config(config.as_deref(), registry.as_deref())
+        }
         Command::Simulate {
             listen,
             seed,
@@ -169,10 +184,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let listener = bind(listen, "simulated federation").await?;
             let base = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
             if let Some(path) = write_registry {
-                let pointed = federation.registry_for(&registry, &base, simulate::refused_address()?);
+                let pointed =
+                    federation.registry_for(&registry, &base, simulate::refused_address()?);
                 std::fs::write(&path, config::registry_to_toml(&pointed)?)
                     .with_context(|| format!("writing {}", path.display()))?;
-                println!("registry pointing at the simulator written to {}", path.display());
+                println!(
+                    "registry pointing at the simulator written to {}",
+                    path.display()
+                );
             }
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
@@ -182,7 +201,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Demo { data_dir, listen, seed } => {
+        Command::Demo {
+            data_dir,
+            listen,
+            seed,
+        } => {
             let registry = Registry::builtin();
             let federation = Arc::new(Federation::plan(&registry, seed));
             let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -199,7 +222,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             settings.crawl.agency_deadline = Duration::from_secs(30);
             let listener = bind(settings.listen, "daemon").await?;
             let addr = listener.local_addr()?;
-            println!("dtindex demo: {} simulated agencies (seed {seed}) at {base}", pointed.agencies.len());
+            println!(
+                "dtindex demo: {} simulated agencies (seed {seed}) at {base}",
+                pointed.agencies.len()
+            );
             println!("  rankings:  http://{addr}/api/v1/rankings");
             println!("  an agency: http://{addr}/api/v1/agencies/01  (…/findings, …/history)");
             println!("  metrics:   http://{addr}/metrics");
@@ -255,7 +281,11 @@ fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Resul
     if let Some(reg) = reg {
         let count = |k: AgencyKind| reg.agencies.iter().filter(|a| a.kind == k).count();
         let with_catalog = reg.agencies.iter().filter(|a| a.catalog.is_some()).count();
-        let with_services = reg.agencies.iter().filter(|a| !a.services.is_empty()).count();
+        let with_services = reg
+            .agencies
+            .iter()
+            .filter(|a| !a.services.is_empty())
+            .count();
         println!(
             "registry ok ({}): {} agencies ({} ministries, {} provinces); {} publish a catalog, {} register sharing services",
             registry_path.map_or_else(|| "built-in".to_string(), |p| p.display().to_string()),

@@ -1,7 +1,8 @@
 //! Prometheus metrics. Labels are bounded sets (agency code, kind, failure class), never URLs.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::observation::AgencyObservation;
@@ -24,19 +25,33 @@ impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
         let agency_index = GaugeVec::new(
-            Opts::new("dtindex_agency_index", "Index of the agency in the latest finished cycle, 0 to 1000."),
+            Opts::new(
+                "dtindex_agency_index",
+                "Index of the agency in the latest finished cycle, 0 to 1000.",
+            ),
             &["agency", "kind"],
         )?;
         let cycle_duration = Histogram::with_opts(
-            HistogramOpts::new("dtindex_cycle_duration_seconds", "Wall time of a crawl cycle.")
-                .buckets(vec![1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0]),
+            HistogramOpts::new(
+                "dtindex_cycle_duration_seconds",
+                "Wall time of a crawl cycle.",
+            )
+            .buckets(vec![
+                1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+            ]),
         )?;
         let cycles = IntCounterVec::new(
-            Opts::new("dtindex_cycles_total", "Crawl cycles ended, by outcome (finished, failed, abandoned)."),
+            Opts::new(
+                "dtindex_cycles_total",
+                "Crawl cycles ended, by outcome (finished, failed, abandoned).",
+            ),
             &["outcome"],
         )?;
         let fetch_errors = IntCounterVec::new(
-            Opts::new("dtindex_fetch_errors_total", "Catalog fetches that failed, by agency and failure class."),
+            Opts::new(
+                "dtindex_fetch_errors_total",
+                "Catalog fetches that failed, by agency and failure class.",
+            ),
             &["agency", "class"],
         )?;
         let probe_failures = IntCounterVec::new(
@@ -132,12 +147,17 @@ mod tests {
     #[test]
     fn renders_the_required_series() {
         let m = Metrics::new().unwrap();
-        m.agency_index.with_label_values(&["01", "province"]).set(512.5);
+        m.agency_index
+            .with_label_values(&["01", "province"])
+            .set(512.5);
         m.cycle_duration.observe(3.0);
         m.cycles.with_label_values(&["finished"]).inc();
         m.fetch_errors.with_label_values(&["01", "timeout"]).inc();
         let text = m.render();
-        assert!(text.contains("dtindex_agency_index{agency=\"01\",kind=\"province\"} 512.5"), "{text}");
+        assert!(
+            text.contains("dtindex_agency_index{agency=\"01\",kind=\"province\"} 512.5"),
+            "{text}"
+        );
         assert!(text.contains("dtindex_cycle_duration_seconds_count 1"));
         assert!(text.contains("dtindex_cycles_total{outcome=\"finished\"} 1"));
         assert!(text.contains("dtindex_cycles_total{outcome=\"failed\"} 0"));

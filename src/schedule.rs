@@ -115,6 +115,9 @@ mod tests {
         .unwrap();
         let fired = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
         scheduler.shutdown().await.unwrap();
-        assert!(matches!(fired, Ok(Some(_))), "the every-second job never fired");
+        assert!(
+            matches!(fired, Ok(Some(_))),
+            "the every-second job never fired"
+        );
     }
 }

@@ -64,9 +64,14 @@ impl Severity {
     }
 
     pub fn parse(s: &str) -> Option<Severity> {
-        [Severity::Low, Severity::Medium, Severity::High, Severity::Critical]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Severity::Low,
+            Severity::Medium,
+            Severity::High,
+            Severity::Critical,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -193,11 +198,17 @@ impl Field {
             Field::Keywords => "add keywords so users can find the dataset",
             Field::Themes => "classify each dataset under a theme",
             Field::Publisher => "name the publishing unit (publisher.name)",
-            Field::ContactPoint => "give a contact (contactPoint.fn and hasEmail) for questions about the data",
+            Field::ContactPoint => {
+                "give a contact (contactPoint.fn and hasEmail) for questions about the data"
+            }
             Field::Modified => "state when each dataset was last changed (ISO 8601 date)",
             Field::License => "state the license under which the data may be reused (a URL)",
-            Field::AccrualPeriodicity => "state how often the dataset is updated (ISO 8601 duration, e.g. R/P1M)",
-            Field::Distribution => "publish at least one distribution with an accessURL or downloadURL",
+            Field::AccrualPeriodicity => {
+                "state how often the dataset is updated (ISO 8601 duration, e.g. R/P1M)"
+            }
+            Field::Distribution => {
+                "publish at least one distribution with an accessURL or downloadURL"
+            }
         }
     }
 
@@ -375,7 +386,11 @@ fn target_sharing(obs: &AgencyObservation, weight: f64, findings: &mut Vec<Findi
 }
 
 /// đủ (sufficient), first cut: the share of the checked metadata fields present.
-fn metadata_completeness(obs: &AgencyObservation, weight: f64, findings: &mut Vec<Finding>) -> (f64, Component) {
+fn metadata_completeness(
+    obs: &AgencyObservation,
+    weight: f64,
+    findings: &mut Vec<Finding>,
+) -> (f64, Component) {
     let tally = &obs.catalog.tally;
     let subject = obs.catalog.url.clone().unwrap_or_else(|| obs.code.clone());
     if tally.datasets == 0 {
@@ -396,7 +411,11 @@ fn metadata_completeness(obs: &AgencyObservation, weight: f64, findings: &mut Ve
             let share_missing = missing as f64 / tally.datasets as f64;
             findings.push(Finding {
                 rule: format!("Q.completeness.{}", field.name()),
-                severity: if share_missing > 0.5 { Severity::Medium } else { Severity::Low },
+                severity: if share_missing > 0.5 {
+                    Severity::Medium
+                } else {
+                    Severity::Low
+                },
                 subject: subject.clone(),
                 message: format!(
                     "`{}` is missing in {missing} of {} datasets",
@@ -455,7 +474,9 @@ pub fn rank(scores: Vec<AgencyScore>) -> Vec<Ranked> {
         })
         .collect();
     for kind in [AgencyKind::Ministry, AgencyKind::Province] {
-        let positions: Vec<usize> = (0..ranked.len()).filter(|&i| ranked[i].score.kind == kind).collect();
+        let positions: Vec<usize> = (0..ranked.len())
+            .filter(|&i| ranked[i].score.kind == kind)
+            .collect();
         let ranks = competition_ranks(positions.iter().map(|&i| rank_key(ranked[i].score.index)));
         for (i, r) in positions.into_iter().zip(ranks) {
             ranked[i].rank_in_kind = r;
@@ -513,7 +534,8 @@ mod tests {
             kind: AgencyKind::Province,
             name: "Hà Nội".into(),
             catalog: CatalogObservation {
-                url: (!matches!(outcome, CatalogOutcome::NotPublished)).then(|| "http://x/data.json".into()),
+                url: (!matches!(outcome, CatalogOutcome::NotPublished))
+                    .then(|| "http://x/data.json".into()),
                 outcome,
                 datasets: datasets.len(),
                 tally,
@@ -542,7 +564,10 @@ mod tests {
 
     #[test]
     fn an_exemplary_agency_gets_everything_and_no_finding() {
-        let s = assess(&obs(CatalogOutcome::Parsed, &[full_dataset()], &[true, true]), &Weights::default());
+        let s = assess(
+            &obs(CatalogOutcome::Parsed, &[full_dataset()], &[true, true]),
+            &Weights::default(),
+        );
         assert_eq!(s.index, 1000.0);
         assert!(s.findings.is_empty(), "{:?}", s.findings);
         assert_eq!(s.component("T1").unwrap().verdict, Some(Verdict::Met));
@@ -551,10 +576,20 @@ mod tests {
 
     #[test]
     fn an_agency_that_published_nothing_scores_zero_with_reasons() {
-        let s = assess(&obs(CatalogOutcome::NotPublished, &[], &[]), &Weights::default());
+        let s = assess(
+            &obs(CatalogOutcome::NotPublished, &[], &[]),
+            &Weights::default(),
+        );
         assert_eq!(s.index, 0.0);
         let rules: Vec<&str> = s.findings.iter().map(|f| f.rule.as_str()).collect();
-        assert_eq!(rules, ["T1.no-catalog", "T4.no-service", "Q.completeness.no-datasets"]);
+        assert_eq!(
+            rules,
+            [
+                "T1.no-catalog",
+                "T4.no-service",
+                "Q.completeness.no-datasets"
+            ]
+        );
         assert_eq!(lost(&s), 1000.0);
         assert_eq!(s.component("T1").unwrap().verdict, Some(Verdict::NotMet));
     }
@@ -566,12 +601,23 @@ mod tests {
             title: Some("only a title".into()),
             ..Dataset::default()
         };
-        let s = assess(&obs(CatalogOutcome::Parsed, &[full_dataset(), sparse], &[true, false, true, true]), &Weights::default());
+        let s = assess(
+            &obs(
+                CatalogOutcome::Parsed,
+                &[full_dataset(), sparse],
+                &[true, false, true, true],
+            ),
+            &Weights::default(),
+        );
         // T1 400 + T4 300 * 3/4 = 225 + completeness 300 * 11/20 = 165.
         assert!((s.index - 790.0).abs() < 1e-9, "{}", s.index);
         assert_eq!(s.component("T4").unwrap().verdict, Some(Verdict::Partly));
         assert!((s.completeness - 0.55).abs() < 1e-12);
-        let keyword = s.findings.iter().find(|f| f.rule == "Q.completeness.keyword").unwrap();
+        let keyword = s
+            .findings
+            .iter()
+            .find(|f| f.rule == "Q.completeness.keyword")
+            .unwrap();
         assert_eq!(keyword.message, "`keyword` is missing in 1 of 2 datasets");
         assert!((keyword.points - 15.0).abs() < 1e-9);
         assert!((lost(&s) - 210.0).abs() < 1e-9);
@@ -579,7 +625,10 @@ mod tests {
 
     #[test]
     fn an_empty_catalog_partly_meets_t1() {
-        let s = assess(&obs(CatalogOutcome::Parsed, &[], &[true]), &Weights::default());
+        let s = assess(
+            &obs(CatalogOutcome::Parsed, &[], &[true]),
+            &Weights::default(),
+        );
         assert_eq!(s.component("T1").unwrap().verdict, Some(Verdict::Partly));
         assert_eq!(s.component("T1").unwrap().points, 200.0);
         assert!(s.findings.iter().any(|f| f.rule == "T1.catalog-empty"));
@@ -600,12 +649,19 @@ mod tests {
             keywords: vec!["k".into()],
             ..Dataset::default()
         };
-        let dataset_sets: [&[Dataset]; 3] = [&[], &[full_dataset()], &[full_dataset(), sparse.clone(), sparse]];
+        let dataset_sets: [&[Dataset]; 3] = [
+            &[],
+            &[full_dataset()],
+            &[full_dataset(), sparse.clone(), sparse],
+        ];
         let service_sets: [&[bool]; 4] = [&[], &[true], &[false], &[true, false, false]];
         for outcome in &outcomes {
             for datasets in dataset_sets {
                 for services in service_sets {
-                    let s = assess(&obs(outcome.clone(), datasets, services), &Weights::default());
+                    let s = assess(
+                        &obs(outcome.clone(), datasets, services),
+                        &Weights::default(),
+                    );
                     assert!((0.0..=1000.0).contains(&s.index));
                     assert!(
                         (s.index + lost(&s) - 1000.0).abs() < 1e-6,
@@ -625,10 +681,16 @@ mod tests {
             title: Some("t".into()),
             ..Dataset::default()
         };
-        let before = assess(&obs(CatalogOutcome::Parsed, std::slice::from_ref(&base), &[true]), &Weights::default());
+        let before = assess(
+            &obs(CatalogOutcome::Parsed, std::slice::from_ref(&base), &[true]),
+            &Weights::default(),
+        );
         let mut more = base;
         more.license = Some("l".into());
-        let after = assess(&obs(CatalogOutcome::Parsed, &[more], &[true]), &Weights::default());
+        let after = assess(
+            &obs(CatalogOutcome::Parsed, &[more], &[true]),
+            &Weights::default(),
+        );
         assert!(after.index > before.index);
     }
 
@@ -660,7 +722,13 @@ mod tests {
             .collect();
         assert_eq!(
             view,
-            [("01", 1, 1), ("A", 1, 1), ("02", 3, 2), ("B", 3, 2), ("03", 5, 3)]
+            [
+                ("01", 1, 1),
+                ("A", 1, 1),
+                ("02", 3, 2),
+                ("B", 3, 2),
+                ("03", 5, 3)
+            ]
         );
     }
 }

@@ -68,8 +68,9 @@ pub struct Federation {
 
 /// Mixes the seed with an agency code, so each agency has its own stream of choices.
 fn agency_seed(seed: u64, code: &str) -> u64 {
-    code.bytes()
-        .fold(seed ^ 0x9E37_79B9_7F4A_7C15, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3))
+    code.bytes().fold(seed ^ 0x9E37_79B9_7F4A_7C15, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    })
 }
 
 impl Federation {
@@ -99,10 +100,14 @@ impl Federation {
                     Profile::Exemplary => (rng.random_range(8..=20), vec![true, true], None),
                     Profile::Average => (
                         rng.random_range(5..=15),
-                        (0..rng.random_range(1..=2)).map(|_| rng.random_bool(0.85)).collect(),
+                        (0..rng.random_range(1..=2))
+                            .map(|_| rng.random_bool(0.85))
+                            .collect(),
                         None,
                     ),
-                    Profile::Neglected => (rng.random_range(1..=5), vec![rng.random_bool(0.5)], None),
+                    Profile::Neglected => {
+                        (rng.random_range(1..=5), vec![rng.random_bool(0.5)], None)
+                    }
                     Profile::Broken => {
                         let kinds = [
                             Breakage::ServerError,
@@ -110,7 +115,11 @@ impl Federation {
                             Breakage::Truncated,
                             Breakage::EmptyCatalog,
                         ];
-                        (rng.random_range(3..=8), vec![false], Some(kinds[rng.random_range(0..kinds.len())]))
+                        (
+                            rng.random_range(3..=8),
+                            vec![false],
+                            Some(kinds[rng.random_range(0..kinds.len())]),
+                        )
                     }
                     Profile::Silent => (0, vec![], None),
                 };
@@ -218,7 +227,10 @@ const TOPICS: &[(&str, &str, &str)] = &[
 ];
 
 /// Serves the federation until the listener closes.
-pub async fn serve(listener: tokio::net::TcpListener, federation: Arc<Federation>) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    federation: Arc<Federation>,
+) -> std::io::Result<()> {
     axum::serve(listener, router(federation)).await
 }
 
@@ -262,9 +274,14 @@ async fn catalog(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> 
     }
 }
 
-async fn service(State(f): State<Arc<Federation>>, Path((code, n)): Path<(String, usize)>) -> Response {
+async fn service(
+    State(f): State<Arc<Federation>>,
+    Path((code, n)): Path<(String, usize)>,
+) -> Response {
     match f.agency(&code).and_then(|a| a.services_up.get(n)) {
-        Some(true) => axum::Json(json!({ "service": format!("{code}/{n}"), "status": "ok" })).into_response(),
+        Some(true) => {
+            axum::Json(json!({ "service": format!("{code}/{n}"), "status": "ok" })).into_response()
+        }
         Some(false) => (StatusCode::INTERNAL_SERVER_ERROR, "service unavailable").into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
@@ -304,8 +321,17 @@ mod tests {
     fn every_profile_is_present_and_silent_agencies_publish_nothing() {
         let reg = Registry::builtin();
         let fed = Federation::plan(&reg, 1);
-        for p in [Profile::Exemplary, Profile::Average, Profile::Neglected, Profile::Broken, Profile::Silent] {
-            assert!(fed.agencies.iter().filter(|a| a.profile == p).count() >= 10, "{p:?}");
+        for p in [
+            Profile::Exemplary,
+            Profile::Average,
+            Profile::Neglected,
+            Profile::Broken,
+            Profile::Silent,
+        ] {
+            assert!(
+                fed.agencies.iter().filter(|a| a.profile == p).count() >= 10,
+                "{p:?}"
+            );
         }
         let base = Url::parse("http://127.0.0.1:9/").unwrap();
         let pointed = fed.registry_for(&reg, &base, "127.0.0.1:1".parse().unwrap());
@@ -318,7 +344,11 @@ mod tests {
     fn exemplary_records_are_complete() {
         let reg = Registry::builtin();
         let fed = Federation::plan(&reg, 3);
-        let sim = fed.agencies.iter().find(|a| a.profile == Profile::Exemplary).unwrap();
+        let sim = fed
+            .agencies
+            .iter()
+            .find(|a| a.profile == Profile::Exemplary)
+            .unwrap();
         let mut tally = crate::score::CompletenessTally::default();
         let doc = json!({ "dataset": fed.records(sim) });
         let bytes = serde_json::to_vec(&doc).unwrap();

@@ -25,7 +25,9 @@ use serde::Serialize;
 
 use crate::observation::AgencyObservation;
 use crate::score::Ranked;
-use schema::{agency_components, agency_results, catalog_fetches, cycles, findings, service_probes};
+use schema::{
+    agency_components, agency_results, catalog_fetches, cycles, findings, service_probes,
+};
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
@@ -39,7 +41,10 @@ pub enum StoreError {
     #[error("unsupported database URL `{0}`: {1}")]
     Url(String, &'static str),
     #[error("cannot create the database directory {}: {source}", path.display())]
-    Directory { path: PathBuf, source: std::io::Error },
+    Directory {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the database: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("cannot open the database: {0}")]
@@ -67,7 +72,10 @@ fn sqlite_path(url: &str) -> Result<String, StoreError> {
     }
     let path = url.strip_prefix("sqlite://").unwrap_or(url);
     if path.is_empty() || path.contains("://") {
-        return Err(StoreError::Url(url.to_string(), "expected sqlite:///path/to/file.sqlite"));
+        return Err(StoreError::Url(
+            url.to_string(),
+            "expected sqlite:///path/to/file.sqlite",
+        ));
     }
     Ok(path.to_string())
 }
@@ -82,7 +90,8 @@ impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragma
             "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
             BUSY_TIMEOUT.as_millis()
         );
-        conn.batch_execute(&setup).map_err(diesel::r2d2::Error::QueryError)
+        conn.batch_execute(&setup)
+            .map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
@@ -252,7 +261,10 @@ mod utc {
     use serde::Serializer;
 
     pub fn serialize<S: Serializer>(t: &NaiveDateTime, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&t.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+        s.serialize_str(
+            &t.and_utc()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        )
     }
 }
 
@@ -280,7 +292,11 @@ pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
 
 pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
     diesel::insert_into(cycles::table)
-        .values((cycles::started_at.eq(now()), cycles::status.eq("running"), cycles::agencies.eq(0)))
+        .values((
+            cycles::started_at.eq(now()),
+            cycles::status.eq("running"),
+            cycles::agencies.eq(0),
+        ))
         .returning(cycles::id)
         .get_result(conn)
 }
@@ -313,7 +329,9 @@ pub fn finish_cycle(
                 datasets: r.score.datasets as i64,
             })
             .collect();
-        diesel::insert_into(agency_results::table).values(&results).execute(conn)?;
+        diesel::insert_into(agency_results::table)
+            .values(&results)
+            .execute(conn)?;
 
         let components: Vec<ComponentRow> = ranked
             .iter()
@@ -328,7 +346,9 @@ pub fn finish_cycle(
                 })
             })
             .collect();
-        diesel::insert_into(agency_components::table).values(&components).execute(conn)?;
+        diesel::insert_into(agency_components::table)
+            .values(&components)
+            .execute(conn)?;
 
         let new_findings: Vec<NewFinding<'_>> = ranked
             .iter()
@@ -347,7 +367,9 @@ pub fn finish_cycle(
             .collect();
         // SQLite limits bound parameters per statement; batches keep well under it.
         for batch in new_findings.chunks(500) {
-            diesel::insert_into(findings::table).values(batch).execute(conn)?;
+            diesel::insert_into(findings::table)
+                .values(batch)
+                .execute(conn)?;
         }
 
         let fetches: Vec<CatalogFetchRow> = observations
@@ -364,7 +386,9 @@ pub fn finish_cycle(
                 duration_ms: o.catalog.duration_ms as i64,
             })
             .collect();
-        diesel::insert_into(catalog_fetches::table).values(&fetches).execute(conn)?;
+        diesel::insert_into(catalog_fetches::table)
+            .values(&fetches)
+            .execute(conn)?;
 
         let probes: Vec<NewProbe<'_>> = observations
             .iter()
@@ -382,7 +406,9 @@ pub fn finish_cycle(
             })
             .collect();
         for batch in probes.chunks(500) {
-            diesel::insert_into(service_probes::table).values(batch).execute(conn)?;
+            diesel::insert_into(service_probes::table)
+                .values(batch)
+                .execute(conn)?;
         }
 
         diesel::update(cycles::table.find(cycle_id))
@@ -409,13 +435,19 @@ pub fn latest_finished_cycle(conn: &mut Conn) -> QueryResult<Option<CycleRow>> {
 }
 
 pub fn cycle_count(conn: &mut Conn, status: &str) -> QueryResult<i64> {
-    cycles::table.filter(cycles::status.eq(status)).count().get_result(conn)
+    cycles::table
+        .filter(cycles::status.eq(status))
+        .count()
+        .get_result(conn)
 }
 
 pub fn rankings(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<AgencyResultRow>> {
     agency_results::table
         .filter(agency_results::cycle_id.eq(cycle_id))
-        .order((agency_results::rank_overall.asc(), agency_results::agency_code.asc()))
+        .order((
+            agency_results::rank_overall.asc(),
+            agency_results::agency_code.asc(),
+        ))
         .select(AgencyResultRow::as_select())
         .load(conn)
 }
@@ -429,7 +461,11 @@ pub struct AgencyDetail {
     pub probes: Vec<ProbeRow>,
 }
 
-pub fn agency_detail(conn: &mut Conn, cycle_id: i64, code: &str) -> QueryResult<Option<AgencyDetail>> {
+pub fn agency_detail(
+    conn: &mut Conn,
+    cycle_id: i64,
+    code: &str,
+) -> QueryResult<Option<AgencyDetail>> {
     let Some(result) = agency_results::table
         .find((cycle_id, code))
         .select(AgencyResultRow::as_select())
@@ -473,7 +509,10 @@ pub fn agency_findings(conn: &mut Conn, cycle_id: i64, code: &str) -> QueryResul
 }
 
 /// One agency's result in every finished cycle, oldest first.
-pub fn agency_history(conn: &mut Conn, code: &str) -> QueryResult<Vec<(CycleRow, AgencyResultRow)>> {
+pub fn agency_history(
+    conn: &mut Conn,
+    code: &str,
+) -> QueryResult<Vec<(CycleRow, AgencyResultRow)>> {
     cycles::table
         .inner_join(agency_results::table)
         .filter(cycles::status.eq("finished"))
@@ -514,19 +553,32 @@ mod tests {
         let obs = vec![observation("01"), observation("02")];
         let ranked = rank(obs.iter().map(|o| assess(o, &Weights::default())).collect());
         let (r, o) = (ranked.clone(), obs.clone());
-        store.run(move |c| finish_cycle(c, id, &r, &o)).await.unwrap();
+        store
+            .run(move |c| finish_cycle(c, id, &r, &o))
+            .await
+            .unwrap();
         drop(store);
 
         let store = Store::open(&url).unwrap();
         let latest = store.run(latest_finished_cycle).await.unwrap().unwrap();
-        assert_eq!((latest.id, latest.agencies, latest.status.as_str()), (id, 2, "finished"));
+        assert_eq!(
+            (latest.id, latest.agencies, latest.status.as_str()),
+            (id, 2, "finished")
+        );
         let rows = store.run(move |c| rankings(c, id)).await.unwrap();
         assert_eq!(rows.len(), 2);
         assert_eq!((rows[0].rank_overall, rows[1].rank_overall), (1, 1));
-        let found = store.run(move |c| agency_findings(c, id, "02")).await.unwrap();
+        let found = store
+            .run(move |c| agency_findings(c, id, "02"))
+            .await
+            .unwrap();
         assert_eq!(found.len(), 3);
         assert_eq!(found.iter().map(|f| f.points).sum::<f64>(), 1000.0);
-        let detail = store.run(move |c| agency_detail(c, id, "01")).await.unwrap().unwrap();
+        let detail = store
+            .run(move |c| agency_detail(c, id, "01"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(detail.components.len(), 3);
         assert_eq!(detail.catalog.unwrap().outcome, "not_published");
     }

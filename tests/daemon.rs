@@ -1,0 +1,310 @@
+//! End to end, as an operator runs it: the `dtindex` binary serves a simulated federation,
+//! a second `dtindex` daemon crawls it on ephemeral ports, and the API and metrics are read
+//! over HTTP. Then the daemon is stopped with SIGTERM and started again on the same
+//! database, and the history must still be there.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_dtindex");
+
+/// A child process killed when the test ends, however it ends.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `dtindex args…` and waits for its "listening on http://…" line.
+fn start(args: &[&str]) -> (Proc, String) {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("dtindex starts");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("dtindex exited before listening")
+            .unwrap();
+        if let Some(at) = line.find("listening on ") {
+            break line[at + "listening on ".len()..].trim().to_string();
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (Proc(child), base)
+}
+
+async fn get_json(url: &str) -> (u16, Value) {
+    let resp = reqwest::get(url)
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Polls until `check` gives a value; fails after a generous bound (not a timing assertion).
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for _ in 0..600 {
+        if let Some(v) = check().await {
+            return v;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("gave up waiting for {what}");
+}
+
+fn write_settings(dir: &Path) -> std::path::PathBuf {
+    let path = dir.join("dtindex.toml");
+    std::fs::write(
+        &path,
+        r#"registry = "agencies.toml"
+[server]
+listen = "127.0.0.1:0"
+[state]
+dir = "state"
+[schedule]
+# Never during the test: only the cycle at start runs.
+cron = "0 0 0 1 1 *"
+run_at_start = true
+[crawl]
+total_timeout_secs = 10
+"#,
+    )
+    .unwrap();
+    path
+}
+
+async fn rankings_when_ready(base: &str, min_cycle: i64) -> Value {
+    eventually("a finished cycle", || async {
+        let (status, body) = get_json(&format!("{base}/api/v1/rankings")).await;
+        (status == 200
+            && body["cycle"]["id"]
+                .as_i64()
+                .is_some_and(|id| id >= min_cycle))
+        .then_some(body)
+    })
+    .await
+}
+
+/// `promtool check metrics` (Debian package `prometheus`) must accept the exposition
+/// without a single lint line. `.ci/run` installs promtool and sets DTINDEX_REQUIRE_TOOLS,
+/// so there a missing promtool fails the test; elsewhere the check is skipped with a note.
+fn promtool_accepts(metrics: &str) {
+    use std::io::Write as _;
+    let child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("DTINDEX_REQUIRE_TOOLS").is_none() => {
+            eprintln!("note: promtool not run ({e}); install the Debian package `prometheus`");
+            return;
+        }
+        Err(e) => panic!("promtool is required here: {e}"),
+    };
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(metrics.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "promtool check metrics: {said}"
+    );
+}
+
+fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
+    let pid = proc.0.id().to_string();
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
+    proc.0.wait().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let registry = dir.path().join("agencies.toml");
+    let (_sim, sim_base) = start(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        "11",
+        "--write-registry",
+        registry.to_str().unwrap(),
+    ]);
+    eventually("the simulator's registry", || async {
+        registry.exists().then_some(())
+    })
+    .await;
+    let config = write_settings(dir.path());
+
+    let check = Command::new(BIN)
+        .args(["check-config", "--config", config.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&check.stdout)
+            .contains("51 agencies (17 ministries, 34 provinces)")
+    );
+
+    let (mut daemon, base) = start(&["serve", "--config", config.to_str().unwrap()]);
+    let (status, health) = get_json(&format!("{base}/healthz")).await;
+    assert_eq!((status, health["status"].as_str()), (200, Some("ok")));
+
+    // Rankings: all 51 agencies, ranks consistent with the indices.
+    let rankings = rankings_when_ready(&base, 1).await;
+    let first_cycle = rankings["cycle"]["id"].as_i64().unwrap();
+    let entries = rankings["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 51);
+    for pair in entries.windows(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let (ia, ib) = (a["index"].as_f64().unwrap(), b["index"].as_f64().unwrap());
+        assert!(ia >= ib, "rankings are ordered by index");
+        let (ra, rb) = (a["rank"].as_i64().unwrap(), b["rank"].as_i64().unwrap());
+        if ia == ib {
+            assert_eq!(ra, rb, "equal indices share a rank");
+        } else {
+            assert!(rb > ra);
+        }
+        for key in ["code", "name", "kind"] {
+            assert!(a[key].is_string(), "{key} in {a}");
+        }
+    }
+    let (_, provinces) = get_json(&format!("{base}/api/v1/rankings?kind=province")).await;
+    assert_eq!(provinces["entries"].as_array().unwrap().len(), 34);
+
+    // What the simulator planned for each agency shows in its score and findings.
+    let (_, plan) = get_json(&format!("{sim_base}/")).await;
+    for sim in plan["agencies"].as_array().unwrap() {
+        let code = sim["code"].as_str().unwrap();
+        let (status, findings) = get_json(&format!("{base}/api/v1/agencies/{code}/findings")).await;
+        assert_eq!(status, 200);
+        let rules: Vec<&str> = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["rule"].as_str().unwrap())
+            .collect();
+        for f in findings.as_array().unwrap() {
+            for key in ["rule", "severity", "message", "fix"] {
+                assert!(
+                    f[key].as_str().is_some_and(|s| !s.is_empty()),
+                    "{key} in {f}"
+                );
+            }
+        }
+        let (_, detail) = get_json(&format!("{base}/api/v1/agencies/{code}")).await;
+        let index = detail["index"].as_f64().unwrap();
+        let lost: f64 = findings
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["points"].as_f64().unwrap())
+            .sum();
+        assert!(
+            (index + lost - 1000.0).abs() < 0.1,
+            "{code}: findings explain the score"
+        );
+        match sim["profile"].as_str().unwrap() {
+            "silent" => {
+                assert!(
+                    rules.contains(&"T1.no-catalog") && rules.contains(&"T4.no-service"),
+                    "{code}: {rules:?}"
+                );
+                assert_eq!(index, 0.0);
+            }
+            "broken" => {
+                let expected = match sim["breakage"].as_str().unwrap() {
+                    "server_error" => "T1.catalog-unreachable",
+                    "empty_catalog" => "T1.catalog-empty",
+                    _ => "T1.catalog-invalid",
+                };
+                assert!(rules.contains(&expected), "{code}: {rules:?}");
+                assert!(rules.contains(&"T4.service-down"), "{code}: {rules:?}");
+            }
+            "exemplary" => {
+                assert!(rules.is_empty(), "{code}: {rules:?}");
+                assert_eq!(index, 1000.0);
+                assert_eq!(detail["targets"][0]["verdict"], "met");
+            }
+            _ => {}
+        }
+    }
+
+    let (status, err) = get_json(&format!("{base}/api/v1/agencies/NOPE")).await;
+    assert_eq!(status, 404);
+    assert!(err["error"].as_str().unwrap().contains("NOPE"));
+    let (status, _) = get_json(&format!("{base}/api/v1/agencies/NOPE/history")).await;
+    assert_eq!(status, 404);
+
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("dtindex_agency_index{agency=\"01\",kind=\"province\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("dtindex_cycles_total{outcome=\"finished\"} 1"));
+    assert!(metrics.contains("dtindex_cycle_duration_seconds_count 1"));
+    assert!(metrics.contains("# TYPE dtindex_fetch_errors_total counter"));
+    assert_eq!(metrics.matches("dtindex_agency_index{").count(), 51);
+    promtool_accepts(&metrics);
+
+    // SIGTERM: a clean exit.
+    let status = sigterm(&mut daemon);
+    assert!(
+        status.success(),
+        "graceful shutdown exits 0, got {status:?}"
+    );
+    drop(daemon);
+
+    // Restart on the same database: the first cycle is still there, and a second is added.
+    let (mut daemon, base) = start(&["serve", "--config", config.to_str().unwrap()]);
+    rankings_when_ready(&base, first_cycle + 1).await;
+    let (status, history) = get_json(&format!("{base}/api/v1/agencies/01/history")).await;
+    assert_eq!(status, 200);
+    let history = history.as_array().unwrap();
+    assert_eq!(history.len(), 2, "{history:?}");
+    assert_eq!(history[0]["cycle"]["id"].as_i64(), Some(first_cycle));
+    assert!(history[0]["cycle"]["id"].as_i64() < history[1]["cycle"]["id"].as_i64());
+    // The same seed and federation give the same index both times.
+    assert_eq!(history[0]["index"], history[1]["index"]);
+    assert!(sigterm(&mut daemon).success());
+}

@@ -1,0 +1,310 @@
+//! Hostile endpoints on the spine's path: each becomes a finding for its agency, the cycle
+//! completes for everyone, and a well-behaved agency scores exactly as it would alone.
+//!
+//! Every endpoint is a real HTTP server on loopback.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use dtindex::config::Settings;
+use dtindex::cycle::Crawler;
+use dtindex::daemon;
+use dtindex::observation::{CatalogOutcome, FailureClass};
+use dtindex::registry::{
+    Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint,
+};
+use dtindex::store;
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+const CAP: u64 = 64 * 1024;
+
+const GOOD: &str = r#"{"dataset":[{"identifier":"a","title":"Dân cư","description":"d","keyword":["k"],
+ "theme":["t"],"publisher":{"name":"p"},"contactPoint":{"fn":"c"},"modified":"2026-01-01",
+ "license":"https://creativecommons.org/licenses/by/4.0/","accrualPeriodicity":"R/P1M",
+ "distribution":[{"downloadURL":"https://x/a.csv"}]}]}"#;
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+fn json(body: impl Into<Body>) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+}
+
+fn hostile_server() -> Router {
+    Router::new()
+        .route("/good/data.json", get(|| async { json(GOOD) }))
+        .route("/ok", get(|| async { "ok" }))
+        .route(
+            "/html/data.json",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<html><body>Cổng dữ liệu</body></html>",
+                )
+            }),
+        )
+        .route(
+            "/not-json/data.json",
+            get(|| async { json("dataset: [title: x]") }),
+        )
+        .route(
+            "/truncated/data.json",
+            get(|| async { json(&GOOD[..GOOD.len() / 2]) }),
+        )
+        .route(
+            "/error/data.json",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/error/service",
+            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
+        )
+        .route(
+            "/huge/data.json",
+            get(|| async {
+                // No Content-Length: the cap must hold while streaming.
+                let chunks =
+                    futures_util::stream::iter((0..64).map(|_| {
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(vec![b' '; 16 * 1024]))
+                    }));
+                json(Body::from_stream(chunks))
+            }),
+        )
+        .route(
+            "/bomb/data.json",
+            get(|| async {
+                // 50 MB of spaces compress to about 50 KB: under the cap on the wire, far
+                // over it once decompressed.
+                let bomb = gzip(&vec![b' '; 50 * 1024 * 1024]);
+                assert!((bomb.len() as u64) < CAP);
+                (
+                    [
+                        (header::CONTENT_TYPE, "application/json"),
+                        (header::CONTENT_ENCODING, "gzip"),
+                    ],
+                    bomb,
+                )
+            }),
+        )
+        .route(
+            "/trickle/data.json",
+            get(|| async {
+                let bytes = futures_util::stream::unfold(0u32, |n| async move {
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                    Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b" ")),
+                        n + 1,
+                    ))
+                });
+                json(Body::from_stream(bytes))
+            }),
+        )
+        .route(
+            "/loop/data.json",
+            get(|| async { Redirect::temporary("/loop/again") }),
+        )
+        .route(
+            "/loop/again",
+            get(|| async { Redirect::temporary("/loop/data.json") }),
+        )
+}
+
+async fn serve(router: Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+fn agency(code: &str, catalog: Option<Url>, services: Vec<Url>) -> Agency {
+    Agency {
+        code: code.into(),
+        kind: AgencyKind::Province,
+        name: format!("Tỉnh {code}"),
+        name_ascii: String::new(),
+        predecessors: vec![],
+        catalog: catalog.map(|url| CatalogEndpoint {
+            url,
+            format: CatalogFormat::Auto,
+        }),
+        services: services
+            .into_iter()
+            .map(|url| ServiceEndpoint {
+                url,
+                platform: None,
+            })
+            .collect(),
+        declaration_url: None,
+    }
+}
+
+fn settings(dir: &std::path::Path) -> Settings {
+    let mut s = Settings::with_state_dir(dir.to_path_buf());
+    s.crawl.max_body_bytes = CAP;
+    s.crawl.connect_timeout = Duration::from_secs(2);
+    s.crawl.read_timeout = Duration::from_secs(2);
+    s.crawl.total_timeout = Duration::from_secs(3);
+    s.crawl.agency_deadline = Duration::from_secs(20);
+    s
+}
+
+async fn crawler(settings: &Settings, agencies: Vec<Agency>) -> Crawler {
+    let (store, metrics) = daemon::open_store(settings).await.unwrap();
+    daemon::crawler(settings, Arc::new(Registry { agencies }), store, metrics).unwrap()
+}
+
+#[tokio::test]
+async fn each_hostile_endpoint_is_a_finding_and_the_cycle_completes() {
+    let addr = serve(hostile_server()).await;
+    let url = |path: &str| Url::parse(&format!("http://{addr}{path}")).unwrap();
+    let refused = dtindex::simulate::refused_address().unwrap();
+    let refused_url = Url::parse(&format!("http://{refused}/service")).unwrap();
+
+    // (code, catalog path, expected catalog outcome check, expected T1 rule)
+    let cases: Vec<(&str, &str, &str)> = vec![
+        ("html", "/html/data.json", "T1.catalog-invalid"),
+        ("notjson", "/not-json/data.json", "T1.catalog-invalid"),
+        ("truncated", "/truncated/data.json", "T1.catalog-invalid"),
+        ("error", "/error/data.json", "T1.catalog-unreachable"),
+        ("huge", "/huge/data.json", "T1.catalog-unreachable"),
+        ("bomb", "/bomb/data.json", "T1.catalog-unreachable"),
+        ("trickle", "/trickle/data.json", "T1.catalog-unreachable"),
+        ("loop", "/loop/data.json", "T1.catalog-unreachable"),
+    ];
+    let mut agencies: Vec<Agency> = cases
+        .iter()
+        .map(|(code, path, _)| agency(code, Some(url(path)), vec![url("/ok")]))
+        .collect();
+    agencies.push(agency(
+        "refused",
+        Some(url("/good/data.json")),
+        vec![refused_url, url("/error/service")],
+    ));
+    agencies.push(agency(
+        "good",
+        Some(url("/good/data.json")),
+        vec![url("/ok")],
+    ));
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = settings(dir.path());
+    let crawler = crawler(&settings, agencies.clone()).await;
+    let observations = crawler.observe_all().await;
+    let by_code = |code: &str| observations.iter().find(|o| o.code == code).unwrap();
+
+    let class = |code: &str| match &by_code(code).catalog.outcome {
+        CatalogOutcome::FetchFailed(f) => Some(f.class),
+        _ => None,
+    };
+    assert_eq!(class("error"), Some(FailureClass::Status));
+    assert_eq!(class("huge"), Some(FailureClass::TooLarge));
+    assert_eq!(class("bomb"), Some(FailureClass::TooLarge));
+    assert_eq!(class("trickle"), Some(FailureClass::Timeout));
+    assert_eq!(class("loop"), Some(FailureClass::Redirect));
+    let parse_error = |code: &str| match &by_code(code).catalog.outcome {
+        CatalogOutcome::ParseFailed(m) => m.clone(),
+        other => panic!("{code}: expected a parse failure, got {other:?}"),
+    };
+    assert!(parse_error("html").contains("text/html"));
+    assert!(parse_error("notjson").contains("not valid JSON"));
+    assert!(parse_error("truncated").contains("ends before"));
+    let probes = &by_code("refused").services;
+    assert_eq!(
+        probes[0].failure.as_ref().map(|f| f.class),
+        Some(FailureClass::Connect)
+    );
+    assert_eq!(
+        probes[1].failure.as_ref().map(|f| f.class),
+        Some(FailureClass::Status)
+    );
+    assert_eq!(probes[1].http_status, Some(500));
+
+    // The whole cycle, through the store: every agency has its finding.
+    let report = crawler.run_cycle(&CancellationToken::new()).await.unwrap();
+    assert_eq!(report.agencies, agencies.len());
+    for (code, _, rule) in &cases {
+        let code = code.to_string();
+        let id = report.cycle_id;
+        let found = crawler
+            .store
+            .run(move |c| store::agency_findings(c, id, &code))
+            .await
+            .unwrap();
+        assert!(
+            found.iter().any(|f| f.rule == *rule),
+            "{rule} missing in {found:#?}"
+        );
+    }
+    let refused_findings: Vec<_> = report
+        .ranked
+        .iter()
+        .find(|r| r.score.code == "refused")
+        .unwrap()
+        .score
+        .findings
+        .iter()
+        .filter(|f| f.rule == "T4.service-down")
+        .collect();
+    assert_eq!(refused_findings.len(), 2);
+
+    // The well-behaved agency scores exactly what it scores on its own.
+    let alone_dir = tempfile::tempdir().unwrap();
+    let alone = crawler_alone(alone_dir.path(), &agencies).await;
+    let good_with_hostile = report
+        .ranked
+        .iter()
+        .find(|r| r.score.code == "good")
+        .unwrap();
+    assert_eq!(good_with_hostile.score.index, 1000.0);
+    assert_eq!(good_with_hostile.score, alone);
+}
+
+async fn crawler_alone(dir: &std::path::Path, agencies: &[Agency]) -> dtindex::score::AgencyScore {
+    let good = agencies.iter().find(|a| a.code == "good").unwrap().clone();
+    let crawler = crawler(&settings(dir), vec![good]).await;
+    let report = crawler.run_cycle(&CancellationToken::new()).await.unwrap();
+    report.ranked[0].score.clone()
+}
+
+#[tokio::test]
+async fn an_agency_over_its_deadline_is_cut_off_without_stalling_the_others() {
+    let addr = serve(hostile_server()).await;
+    let url = |path: &str| Url::parse(&format!("http://{addr}{path}")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path());
+    settings.crawl.total_timeout = Duration::from_secs(600);
+    settings.crawl.agency_deadline = Duration::from_secs(2);
+    let crawler = crawler(
+        &settings,
+        vec![
+            agency("slow", Some(url("/trickle/data.json")), vec![url("/ok")]),
+            agency("good", Some(url("/good/data.json")), vec![url("/ok")]),
+        ],
+    )
+    .await;
+    let observations = crawler.observe_all().await;
+    match &observations[0].catalog.outcome {
+        CatalogOutcome::FetchFailed(f) => assert_eq!(f.class, FailureClass::Deadline),
+        other => panic!("expected the deadline, got {other:?}"),
+    }
+    assert_eq!(
+        observations[0].services[0]
+            .failure
+            .as_ref()
+            .map(|f| f.class),
+        Some(FailureClass::Deadline)
+    );
+    assert_eq!(observations[1].catalog.outcome, CatalogOutcome::Parsed);
+    assert!(observations[1].services[0].is_up());
+}
