@@ -117,6 +117,7 @@ pub async fn run(
         .await
         .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
 
+    let state_probe = store.clone();
     let app = http::router(AppState {
         store,
         metrics,
@@ -124,12 +125,16 @@ pub async fn run(
     });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, cron = %settings.schedule.cron, "dtindex serving");
+    notify_systemd(&[sd_notify::NotifyState::Ready]);
+    let watchdog = tokio::spawn(pet_watchdog(state_probe.clone()));
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await
         .context("serving HTTP")?;
 
     tracing::info!("shutting down");
+    notify_systemd(&[sd_notify::NotifyState::Stopping]);
+    watchdog.abort();
     if let Err(e) = scheduler.shutdown().await {
         tracing::warn!(error = %e, "scheduler did not stop cleanly");
     }
@@ -141,6 +146,31 @@ pub async fn run(
         tracing::warn!("a cycle did not stop in time; the next start marks it abandoned");
     }
     Ok(())
+}
+
+/// Tells systemd (under `Type=notify`) how the daemon is doing; a no-op elsewhere.
+fn notify_systemd(state: &[sd_notify::NotifyState<'_>]) {
+    if let Err(e) = sd_notify::notify(state) {
+        tracing::debug!(error = %e, "sd_notify failed");
+    }
+}
+
+/// Pets systemd's watchdog at half its interval, but only while the database answers: a
+/// daemon whose store is wedged stops petting and gets restarted.
+async fn pet_watchdog(store: Store) {
+    let Some(interval) = sd_notify::watchdog_enabled() else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(interval / 2);
+    loop {
+        ticks.tick().await;
+        match store.run(store::latest_finished_cycle).await {
+            Ok(_) => notify_systemd(&[sd_notify::NotifyState::Watchdog]),
+            Err(e) => {
+                tracing::error!(error = %e, "database check failed; not petting the watchdog")
+            }
+        }
+    }
 }
 
 /// Fires `token` on SIGTERM or Ctrl-C.

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_dtindex");
 
 /// A child process killed when the test ends, however it ends.
@@ -105,24 +107,19 @@ async fn rankings_when_ready(base: &str, min_cycle: i64) -> Value {
 }
 
 /// `promtool check metrics` (Debian package `prometheus`) must accept the exposition
-/// without a single lint line. `.ci/run` installs promtool and sets DTINDEX_REQUIRE_TOOLS,
-/// so there a missing promtool fails the test; elsewhere the check is skipped with a note.
+/// without a single lint line.
 fn promtool_accepts(metrics: &str) {
     use std::io::Write as _;
-    let child = Command::new("promtool")
+    let Some(mut promtool) = common::tool("promtool", "prometheus") else {
+        return;
+    };
+    let mut child = promtool
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn();
-    let mut child = match child {
-        Ok(c) => c,
-        Err(e) if std::env::var_os("DTINDEX_REQUIRE_TOOLS").is_none() => {
-            eprintln!("note: promtool not run ({e}); install the Debian package `prometheus`");
-            return;
-        }
-        Err(e) => panic!("promtool is required here: {e}"),
-    };
+        .spawn()
+        .unwrap();
     child
         .stdin
         .take()
