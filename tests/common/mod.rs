@@ -16,3 +16,16 @@ pub fn tool(name: &str, package: &str) -> Option<Command> {
     eprintln!("note: {name} not found, check skipped; install the Debian package `{package}`");
     None
 }
+
+/// A tool's check passed without printing a single line (warnings count as failures).
+pub fn assert_silent_success(out: &std::process::Output, what: &str) {
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && said.trim().is_empty(),
+        "{what}: {said}"
+    );
+}
