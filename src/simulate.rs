@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 use url::Url;
 
-use crate::catalog::DataJsonRecord;
+use crate::catalog::datajson::DataJsonRecord;
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
 
 /// How well a simulated agency publishes.

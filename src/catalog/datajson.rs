@@ -1,14 +1,4 @@
-//! The normalized catalog model and the parsers that produce it.
-//!
-//! Every catalog format an agency may publish is read into the same [`Dataset`] so that
-//! scoring never cares where a record came from. Parsing is pure: it takes bytes (any
-//! [`std::io::Read`]) and hands back datasets one at a time, so a catalog of a million
-//! records is never held whole in memory as a JSON tree.
-//!
-//! Third-party catalogs are hostile by default. A parser never panics on input; a record
-//! whose fields have the wrong types still yields a [`Dataset`] (with the bad fields left
-//! empty and noted in [`Dataset::problems`]), and only a document that cannot be read at
-//! all is a [`CatalogError`].
+//! DCAT-US / Project Open Data `data.json` (v1.1 object, or the v1.0 bare array).
 
 use std::fmt;
 use std::io::Read;
@@ -17,103 +7,7 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-/// One dataset (in Decree 47 terms, possibly a database) as published in a catalog.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Dataset {
-    pub identifier: Option<String>,
-    pub title: Option<String>,
-    pub description: Option<String>,
-    pub publisher: Option<String>,
-    pub contact_point: Option<String>,
-    pub keywords: Vec<String>,
-    pub themes: Vec<String>,
-    pub spatial: Option<String>,
-    pub temporal: Option<String>,
-    pub issued: Option<String>,
-    pub modified: Option<String>,
-    pub accrual_periodicity: Option<String>,
-    pub license: Option<String>,
-    pub access_level: Option<String>,
-    pub rights: Option<String>,
-    pub distributions: Vec<Distribution>,
-    /// Fields present but unusable (wrong type, empty), for the record's findings.
-    pub problems: Vec<FieldProblem>,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct Distribution {
-    pub access_url: Option<String>,
-    pub download_url: Option<String>,
-    pub media_type: Option<String>,
-    pub format: Option<String>,
-    pub byte_size: Option<u64>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldProblem {
-    pub field: String,
-    pub message: String,
-}
-
-impl Dataset {
-    /// The name a finding uses for this record: its identifier, else its title.
-    pub fn subject(&self) -> String {
-        self.identifier
-            .clone()
-            .or_else(|| self.title.clone())
-            .unwrap_or_else(|| "(a dataset with neither identifier nor title)".to_string())
-    }
-}
-
-/// What a parse saw of the catalog as a whole.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct CatalogSummary {
-    /// `conformsTo` of a data.json, when given.
-    pub conforms_to: Option<String>,
-    pub datasets: usize,
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq, Clone)]
-pub enum CatalogError {
-    #[error("the catalog is not valid JSON at line {line}, column {column}: {message}")]
-    Syntax {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-    #[error("the catalog ends before its JSON is complete (line {line}, column {column})")]
-    Truncated { line: usize, column: usize },
-    #[error("the catalog is not a data.json: {0}")]
-    Shape(String),
-    #[error("the catalog could not be read: {0}")]
-    Io(String),
-}
-
-impl From<serde_json::Error> for CatalogError {
-    fn from(e: serde_json::Error) -> Self {
-        use serde_json::error::Category;
-        let (line, column) = (e.line(), e.column());
-        match e.classify() {
-            Category::Eof => CatalogError::Truncated { line, column },
-            Category::Io => CatalogError::Io(e.to_string()),
-            Category::Syntax => CatalogError::Syntax {
-                line,
-                column,
-                message: strip_position(&e.to_string()),
-            },
-            // Errors raised by our own visitors describe the catalog's shape.
-            Category::Data => CatalogError::Shape(strip_position(&e.to_string())),
-        }
-    }
-}
-
-/// serde_json appends " at line L column C"; the variants carry those separately.
-fn strip_position(message: &str) -> String {
-    match message.rfind(" at line ") {
-        Some(i) => message[..i].to_string(),
-        None => message.to_string(),
-    }
-}
+use super::{CatalogError, CatalogSummary, Dataset, Distribution, FieldProblem};
 
 /// Parses a DCAT-US `data.json` (v1.1 object, or the v1.0 bare array of datasets), calling
 /// `each` for every dataset in document order.
@@ -186,8 +80,8 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
         }
         .visit_seq(seq)?;
         Ok(CatalogSummary {
-            conforms_to: None,
             datasets,
+            ..CatalogSummary::default()
         })
     }
 }
