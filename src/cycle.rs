@@ -5,6 +5,7 @@
 //! costs that agency a finding and nothing more. The cycle's results are written in one
 //! transaction at the end, so readers see either the previous cycle or this one whole.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use crate::fetch::Fetcher;
+use crate::harvest::HarvestState;
 use crate::metrics::Metrics;
 use crate::observation::{
     AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation,
@@ -71,8 +73,9 @@ impl Crawler {
     ) -> Result<CycleReport, CycleError> {
         tracing::info!(agencies = self.registry.agencies.len(), "cycle started");
 
-        let observations = tokio::select! {
-            obs = self.observe_all() => obs,
+        let previous = self.store.run(store::load_harvest_states).await?;
+        let (observations, states) = tokio::select! {
+            obs = self.observe_all(&previous) => obs,
             _ = cancel.cancelled() => {
                 self.abandon(cycle_id).await;
                 return Err(CycleError::Cancelled);
@@ -85,11 +88,18 @@ impl Crawler {
         let ranked = score::rank(scores);
 
         let (r, o) = (ranked.clone(), observations.clone());
-        if let Err(e) = self
+        let stored = self
             .store
-            .run(move |c| store::finish_cycle(c, cycle_id, &r, &o))
-            .await
-        {
+            .run(move |c| {
+                let results = store::CycleResults {
+                    ranked: &r,
+                    observations: &o,
+                    states: &states,
+                };
+                store::finish_cycle(c, cycle_id, &results)
+            })
+            .await;
+        if let Err(e) = stored {
             tracing::error!(error = %e, "cannot store the cycle");
             self.metrics.cycles.with_label_values(&["failed"]).inc();
             self.abandon(cycle_id).await;
@@ -125,8 +135,12 @@ impl Crawler {
         }
     }
 
-    /// Observes every agency, in registry order. Dropping the future aborts the tasks.
-    pub async fn observe_all(&self) -> Vec<AgencyObservation> {
+    /// Observes every agency, in registry order, and returns the harvest state to keep for
+    /// each agency whose catalog was read. Dropping the future aborts the tasks.
+    pub async fn observe_all(
+        &self,
+        previous: &HashMap<String, HarvestState>,
+    ) -> (Vec<AgencyObservation>, Vec<(String, HarvestState)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
         for (i, agency) in self.registry.agencies.iter().enumerate() {
@@ -134,27 +148,28 @@ impl Crawler {
             let fetcher = self.fetcher.clone();
             let permits = permits.clone();
             let deadline = self.agency_deadline;
+            let before = previous.get(&agency.code).cloned();
             let span = tracing::info_span!("agency", agency = %agency.code);
             tasks.spawn(
                 async move {
                     let _permit = permits.acquire_owned().await;
-                    let obs = match tokio::time::timeout(deadline, observe(&fetcher, &agency)).await
-                    {
-                        Ok(obs) => obs,
-                        Err(_) => cut_off(
-                            &agency,
-                            format!(
-                                "the agency's catalog and services took longer than the {}s limit",
-                                deadline.as_secs()
-                            ),
-                        ),
-                    };
+                    let observed =
+                        tokio::time::timeout(deadline, observe(&fetcher, &agency, before.as_ref()))
+                            .await;
+                    let obs = observed.unwrap_or_else(|_| {
+                        let why = format!(
+                            "the agency's catalog and services took longer than the {}s limit",
+                            deadline.as_secs()
+                        );
+                        (cut_off(&agency, why), None)
+                    });
                     (i, obs)
                 }
                 .instrument(span),
             );
         }
-        let mut slots: Vec<Option<AgencyObservation>> = vec![None; self.registry.agencies.len()];
+        let mut slots: Vec<Option<(AgencyObservation, Option<HarvestState>)>> =
+            vec![None; self.registry.agencies.len()];
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((i, obs)) => slots[i] = Some(obs),
@@ -162,39 +177,51 @@ impl Crawler {
             }
         }
         // A task that panicked left its slot empty: the agency still gets a result.
-        slots
-            .into_iter()
-            .zip(self.registry.agencies.iter())
-            .map(|(slot, agency)| {
-                slot.unwrap_or_else(|| {
+        let mut observations = Vec::with_capacity(slots.len());
+        let mut states = Vec::new();
+        for (slot, agency) in slots.into_iter().zip(self.registry.agencies.iter()) {
+            let failed = || {
+                (
                     cut_off(
                         agency,
                         "the crawl of this agency failed inside dtindex".to_string(),
-                    )
-                })
-            })
-            .collect()
+                    ),
+                    None,
+                )
+            };
+            let (obs, state) = slot.unwrap_or_else(failed);
+            if let Some(state) = state {
+                states.push((agency.code.clone(), state));
+            }
+            observations.push(obs);
+        }
+        (observations, states)
     }
 }
 
 /// Harvests an agency's catalog and probes its services, all at once.
-pub async fn observe(fetcher: &Fetcher, agency: &Agency) -> AgencyObservation {
+pub async fn observe(
+    fetcher: &Fetcher,
+    agency: &Agency,
+    previous: Option<&HarvestState>,
+) -> (AgencyObservation, Option<HarvestState>) {
     let catalog = async {
         match &agency.catalog {
-            Some(endpoint) => harvest::harvest(fetcher, endpoint).await,
-            None => CatalogObservation::default(),
+            Some(endpoint) => harvest::harvest(fetcher, endpoint, previous).await,
+            None => (CatalogObservation::default(), None),
         }
     };
     let services =
         futures_util::future::join_all(agency.services.iter().map(|s| probe::probe(fetcher, s)));
-    let (catalog, services) = tokio::join!(catalog, services);
-    AgencyObservation {
+    let ((catalog, state), services) = tokio::join!(catalog, services);
+    let obs = AgencyObservation {
         code: agency.code.clone(),
         kind: agency.kind,
         name: agency.name.clone(),
         catalog,
         services,
-    }
+    };
+    (obs, state)
 }
 
 /// The observation of an agency whose crawl did not complete: everything it publishes

@@ -11,8 +11,11 @@
 use std::error::Error as _;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{CONTENT_TYPE, HeaderMap};
+use reqwest::header::{
+    CONTENT_TYPE, ETAG, HeaderMap, HeaderValue, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED,
+};
 use reqwest::{Client, Response, StatusCode, redirect};
+use sha2::{Digest as _, Sha256};
 use url::Url;
 
 use crate::config::CrawlSettings;
@@ -32,15 +35,96 @@ pub struct Fetcher {
     max_body_bytes: u64,
 }
 
+/// The validators of a previous answer, for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+impl Validators {
+    fn of(headers: &HeaderMap) -> Validators {
+        let text = |name| {
+            headers
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_string)
+        };
+        Validators {
+            etag: text(ETAG),
+            last_modified: text(LAST_MODIFIED),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.etag.is_none() && self.last_modified.is_none()
+    }
+}
+
+/// A body read to its end, within the cap: in memory while small, in an anonymous
+/// temporary file beyond [`SPOOL_THRESHOLD`], so a large catalog costs disk, not memory.
+#[derive(Debug)]
+pub enum Body {
+    Memory(Vec<u8>),
+    File(std::fs::File),
+}
+
+/// Bodies above this size are spooled to disk while they arrive.
+pub const SPOOL_THRESHOLD: usize = 4 * 1024 * 1024;
+
+impl Body {
+    /// A reader over the whole body, from its first byte.
+    pub fn reader(self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+        use std::io::Seek as _;
+        Ok(match self {
+            Body::Memory(bytes) => Box::new(std::io::Cursor::new(bytes)),
+            Body::File(mut file) => {
+                file.seek(std::io::SeekFrom::Start(0))?;
+                Box::new(std::io::BufReader::with_capacity(256 * 1024, file))
+            }
+        })
+    }
+
+    /// The first bytes, for sniffing the format.
+    pub fn head(&mut self, n: usize) -> std::io::Result<Vec<u8>> {
+        use std::io::{Read as _, Seek as _};
+        match self {
+            Body::Memory(bytes) => Ok(bytes[..bytes.len().min(n)].to_vec()),
+            Body::File(file) => {
+                file.seek(std::io::SeekFrom::Start(0))?;
+                let mut head = Vec::with_capacity(n);
+                file.by_ref().take(n as u64).read_to_end(&mut head)?;
+                Ok(head)
+            }
+        }
+    }
+}
+
 /// A successful answer and its body.
 #[derive(Debug)]
 pub struct Fetched {
     pub status: StatusCode,
     pub content_type: Option<String>,
-    pub body: Vec<u8>,
+    pub body: Body,
+    /// Bytes of the body, after decompression.
+    pub bytes: u64,
+    /// SHA-256 of the body, hex: an unchanged catalog is recognised even from a server
+    /// that ignores conditional requests.
+    pub sha256: String,
+    pub validators: Validators,
     /// Time until the headers arrived.
     pub latency: Duration,
 }
+
+/// What a conditional GET gave.
+#[derive(Debug)]
+pub enum Answer {
+    /// 304: the previous body still holds.
+    NotModified,
+    Fresh(Fetched),
+}
+
+type FetchResult<T> = Result<T, (Failure, Option<u16>)>;
 
 impl Fetcher {
     pub fn new(settings: &CrawlSettings) -> Result<Fetcher, reqwest::Error> {
@@ -74,17 +158,32 @@ impl Fetcher {
     }
 
     /// Sends a GET and waits for the headers; a non-success status is a failure.
-    pub async fn head_of(&self, url: &Url) -> Result<(Response, Duration), (Failure, Option<u16>)> {
+    pub async fn head_of(&self, url: &Url) -> FetchResult<(Response, Duration)> {
+        self.send(url, None).await
+    }
+
+    async fn send(
+        &self,
+        url: &Url,
+        previous: Option<&Validators>,
+    ) -> FetchResult<(Response, Duration)> {
         let started = Instant::now();
-        let response = self
-            .client
-            .get(url.clone())
+        let mut request = self.client.get(url.clone());
+        if let Some(v) = previous {
+            if let Some(etag) = &v.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(date) = &v.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, date);
+            }
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| (classify(&e), e.status().map(|s| s.as_u16())))?;
         let latency = started.elapsed();
         let status = response.status();
-        if !status.is_success() {
+        if !status.is_success() && !(previous.is_some() && status == StatusCode::NOT_MODIFIED) {
             return Err((
                 Failure {
                     class: FailureClass::Status,
@@ -97,10 +196,36 @@ impl Fetcher {
     }
 
     /// GETs a whole body, up to the cap.
-    pub async fn get(&self, url: &Url) -> Result<Fetched, (Failure, Option<u16>)> {
-        let (mut response, latency) = self.head_of(url).await?;
+    pub async fn get(&self, url: &Url) -> FetchResult<Fetched> {
+        match self.get_if_changed(url, None).await? {
+            Answer::Fresh(fetched) => Ok(fetched),
+            // Without validators the server has no reason to answer 304; if it does, it
+            // gave no body to read.
+            Answer::NotModified => Err((
+                Failure {
+                    class: FailureClass::Status,
+                    message: "the server answered 304 Not Modified to an unconditional request"
+                        .into(),
+                },
+                Some(304),
+            )),
+        }
+    }
+
+    /// GETs a body unless it is unchanged since `previous` (conditional GET).
+    pub async fn get_if_changed(
+        &self,
+        url: &Url,
+        previous: Option<&Validators>,
+    ) -> FetchResult<Answer> {
+        let previous = previous.filter(|v| !v.is_empty());
+        let (mut response, latency) = self.send(url, previous).await?;
         let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Answer::NotModified);
+        }
         let content_type = content_type(response.headers());
+        let validators = Validators::of(response.headers());
         let too_large = |seen: u64| Failure {
             class: FailureClass::TooLarge,
             message: format!(
@@ -108,34 +233,100 @@ impl Fetcher {
                 self.max_body_bytes
             ),
         };
+        let code = Some(status.as_u16());
         // A declared length over the cap is refused before reading anything. Compressed
         // bodies declare their compressed length, so the running count below still applies.
         if let Some(len) = response.content_length()
             && len > self.max_body_bytes
         {
-            return Err((too_large(len), Some(status.as_u16())));
+            return Err((too_large(len), code));
         }
-        let mut body = Vec::new();
+        let local = |e: std::io::Error| {
+            (
+                Failure {
+                    class: FailureClass::Body,
+                    message: format!("the body could not be stored locally: {e}"),
+                },
+                code,
+            )
+        };
+        let mut sink = Sink::default();
+        let mut hasher = Sha256::new();
         loop {
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    let seen = body.len() as u64 + chunk.len() as u64;
+                    let seen = sink.len + chunk.len() as u64;
                     if seen > self.max_body_bytes {
-                        return Err((too_large(seen), Some(status.as_u16())));
+                        return Err((too_large(seen), code));
                     }
-                    body.extend_from_slice(&chunk);
+                    hasher.update(&chunk);
+                    sink.write(&chunk).await.map_err(local)?;
                 }
                 Ok(None) => break,
-                Err(e) => return Err((classify(&e), Some(status.as_u16()))),
+                Err(e) => return Err((classify(&e), code)),
             }
         }
-        Ok(Fetched {
+        let bytes = sink.len;
+        let body = sink.finish().await.map_err(local)?;
+        Ok(Answer::Fresh(Fetched {
             status,
             content_type,
             body,
+            bytes,
+            sha256: hex(&hasher.finalize()),
+            validators,
             latency,
-        })
+        }))
     }
+}
+
+/// Where a body goes while it arrives: memory first, a temporary file past the threshold.
+#[derive(Default)]
+struct Sink {
+    memory: Vec<u8>,
+    file: Option<tokio::fs::File>,
+    len: u64,
+}
+
+impl Sink {
+    async fn write(&mut self, chunk: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt as _;
+        self.len += chunk.len() as u64;
+        if self.file.is_none() && self.memory.len() + chunk.len() > SPOOL_THRESHOLD {
+            let mut file = tokio::fs::File::from_std(tempfile::tempfile()?);
+            file.write_all(&self.memory).await?;
+            self.memory = Vec::new();
+            self.file = Some(file);
+        }
+        match &mut self.file {
+            Some(file) => file.write_all(chunk).await,
+            None => {
+                self.memory.extend_from_slice(chunk);
+                Ok(())
+            }
+        }
+    }
+
+    async fn finish(self) -> std::io::Result<Body> {
+        use tokio::io::AsyncWriteExt as _;
+        match self.file {
+            Some(mut file) => {
+                file.flush().await?;
+                Ok(Body::File(file.into_std().await))
+            }
+            None => Ok(Body::Memory(self.memory)),
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 fn content_type(headers: &HeaderMap) -> Option<String> {

@@ -1,112 +1,614 @@
-//! Harvesting: fetch an agency's catalog and read it into datasets.
+//! Harvesting: fetch an agency's catalog, page by page, and read it into datasets.
 //!
-//! The fetch is I/O; the reading is [`crate::catalog`]'s pure parser run on a blocking
-//! thread (a large catalog is CPU work that must not stall the async workers). The result
-//! is always a [`CatalogObservation`], whatever the server sent: failures are outcomes
-//! for scoring, not errors for the caller.
+//! The fetching is I/O; the reading is the pure parsers of [`crate::catalog`], run on a
+//! blocking thread over the body as it was spooled (memory for small bodies, a temporary
+//! file for large ones), so memory stays flat whatever the catalog's size. The result is
+//! always a [`CatalogObservation`], whatever the server sent: failures are outcomes for
+//! scoring, not errors for the caller.
+//!
+//! An unchanged catalog costs one request: the validators (ETag, Last-Modified) and the
+//! body's SHA-256 of the last good harvest are kept, and a 304 or an identical body reuses
+//! what was read then.
 
+use std::collections::HashSet;
+use std::hash::{BuildHasher, RandomState};
+use std::io::Read;
 use std::time::Instant;
 
-use crate::catalog::{self, CatalogError};
-use crate::fetch::Fetcher;
-use crate::observation::{CatalogObservation, CatalogOutcome, Failure, FailureClass};
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+use crate::catalog::{self, CatalogError, Dataset};
+// PENDING-FORMATS: replaced by the real parsers once catalog::{dcat, ckan, table} land.
+use crate::fetch::{Answer, Body, Fetcher, Validators};
+use crate::observation::{CatalogObservation, CatalogOutcome, Failure, FailureClass, Note};
 use crate::registry::{CatalogEndpoint, CatalogFormat};
 use crate::score::CompletenessTally;
+use pending::{RdfSyntax, ckan, dcat, table};
 
-/// Fetches and reads one catalog.
-pub async fn harvest(fetcher: &Fetcher, endpoint: &CatalogEndpoint) -> CatalogObservation {
+/// How many pages a paged catalog may have before dtindex stops following it.
+pub const MAX_PAGES: usize = 10_000;
+/// Rows asked per CKAN `package_search` page (CKAN's usual maximum).
+pub const CKAN_ROWS: u32 = 1000;
+
+/// A concrete format, once `auto` has been resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Format {
+    DataJson,
+    Dcat(#[serde(skip)] RdfSyntax),
+    Ckan,
+    Csv,
+    Xlsx,
+}
+
+impl Format {
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::DataJson => "DCAT-US data.json",
+            Format::Dcat(RdfSyntax::JsonLd) => "DCAT JSON-LD",
+            Format::Dcat(RdfSyntax::Turtle) => "DCAT Turtle",
+            Format::Dcat(RdfSyntax::RdfXml) => "DCAT RDF/XML",
+            Format::Ckan => "CKAN Action API",
+            Format::Csv => "CSV",
+            Format::Xlsx => "XLSX",
+        }
+    }
+}
+
+/// Decides the format from the configuration, the Content-Type and the first bytes.
+///
+/// The bytes win over the Content-Type: servers often send `text/plain` or
+/// `application/octet-stream`, and sometimes simply lie. When the two disagree the
+/// returned note says so, since a client that trusts the header would fail.
+pub fn detect(
+    configured: CatalogFormat,
+    content_type: Option<&str>,
+    head: &[u8],
+    url_path: &str,
+) -> Result<(Format, Option<String>), String> {
+    let declared = content_type.map(|c| {
+        c.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    });
+    let sniffed = sniff(head);
+    // Markup that is not RDF/XML is a web page: the commonest wrong answer to a catalog URL.
+    if head.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'<')
+        && sniffed != Some(Format::Dcat(RdfSyntax::RdfXml))
+    {
+        return Err(format!(
+            "the server sent markup (Content-Type {}) where a catalog was expected; an HTML page is not a catalog",
+            content_type.unwrap_or("not given")
+        ));
+    }
+    let format = match configured {
+        CatalogFormat::DataJson => Format::DataJson,
+        CatalogFormat::Ckan => Format::Ckan,
+        CatalogFormat::Csv => Format::Csv,
+        CatalogFormat::Xlsx => Format::Xlsx,
+        CatalogFormat::Dcat => match sniffed {
+            Some(Format::Dcat(s)) => Format::Dcat(s),
+            _ => Format::Dcat(rdf_from_content_type(declared.as_deref()).unwrap_or(RdfSyntax::Turtle)),
+        },
+        CatalogFormat::Auto => match sniffed {
+            Some(f) => f,
+            None => from_content_type(declared.as_deref())
+                .or_else(|| from_extension(url_path))
+                .ok_or_else(|| {
+                    format!(
+                        "the format could not be recognised (Content-Type {}); publish data.json, DCAT, a CKAN API, CSV or XLSX",
+                        content_type.unwrap_or("not given")
+                    )
+                })?,
+        },
+    };
+    let lie = match (declared.as_deref(), from_content_type(declared.as_deref())) {
+        (Some(d), Some(by_header)) if !same_family(by_header, format) => Some(format!(
+            "the server declares Content-Type {d} but sends {}",
+            format.name()
+        )),
+        _ => None,
+    };
+    Ok((format, lie))
+}
+
+fn same_family(a: Format, b: Format) -> bool {
+    let json = |f| {
+        matches!(
+            f,
+            Format::DataJson | Format::Ckan | Format::Dcat(RdfSyntax::JsonLd)
+        )
+    };
+    a == b || (json(a) && json(b))
+}
+
+fn rdf_from_content_type(ct: Option<&str>) -> Option<RdfSyntax> {
+    match ct? {
+        "application/ld+json" => Some(RdfSyntax::JsonLd),
+        "text/turtle" | "application/x-turtle" | "text/n3" => Some(RdfSyntax::Turtle),
+        "application/rdf+xml" => Some(RdfSyntax::RdfXml),
+        _ => None,
+    }
+}
+
+fn from_content_type(ct: Option<&str>) -> Option<Format> {
+    if let Some(rdf) = rdf_from_content_type(ct) {
+        return Some(Format::Dcat(rdf));
+    }
+    match ct? {
+        "application/json" | "text/json" => Some(Format::DataJson),
+        "text/csv" | "application/csv" => Some(Format::Csv),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => Some(Format::Xlsx),
+        _ => None,
+    }
+}
+
+fn from_extension(path: &str) -> Option<Format> {
+    let lower = path.to_ascii_lowercase();
+    let ext = lower.rsplit('.').next()?;
+    match ext {
+        "json" => Some(Format::DataJson),
+        "jsonld" => Some(Format::Dcat(RdfSyntax::JsonLd)),
+        "ttl" => Some(Format::Dcat(RdfSyntax::Turtle)),
+        "rdf" | "xml" => Some(Format::Dcat(RdfSyntax::RdfXml)),
+        "csv" => Some(Format::Csv),
+        "xlsx" => Some(Format::Xlsx),
+        _ => None,
+    }
+}
+
+/// Recognises a format from its first bytes, or `None` when they do not tell.
+fn sniff(head: &[u8]) -> Option<Format> {
+    if head.starts_with(b"PK\x03\x04") {
+        return Some(Format::Xlsx);
+    }
+    let text = String::from_utf8_lossy(head);
+    let trimmed = text.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        // Keys near the top tell the JSON dialects apart.
+        return Some(
+            if trimmed.contains("\"@context\"") || trimmed.contains("\"@graph\"") {
+                if trimmed.contains("project-open-data.cio.gov") && trimmed.contains("\"dataset\"")
+                {
+                    Format::DataJson
+                } else {
+                    Format::Dcat(RdfSyntax::JsonLd)
+                }
+            } else if trimmed.contains("\"success\"") && trimmed.contains("\"result\"") {
+                Format::Ckan
+            } else {
+                Format::DataJson
+            },
+        );
+    }
+    if trimmed.starts_with("<?xml") || trimmed.starts_with("<rdf:RDF") {
+        return trimmed
+            .contains("rdf:RDF")
+            .then_some(Format::Dcat(RdfSyntax::RdfXml));
+    }
+    let lower = trimmed.to_ascii_lowercase();
+    if lower.starts_with("@prefix") || lower.starts_with("prefix ") || lower.starts_with("@base") {
+        return Some(Format::Dcat(RdfSyntax::Turtle));
+    }
+    None
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading
+
+/// Everything read from a catalog's datasets, folded as they stream past.
+#[derive(Debug, Default)]
+pub struct DatasetSink {
+    pub tally: CompletenessTally,
+    pub datasets: usize,
+    pub duplicate_identifiers: usize,
+    pub schema_invalid: usize,
+    seen: HashSet<u64>,
+    hasher: RandomState,
+}
+
+impl DatasetSink {
+    pub fn add(&mut self, dataset: &Dataset) {
+        self.datasets += 1;
+        self.tally.add(dataset);
+        if let Some(id) = &dataset.identifier {
+            // Hashes, not the identifiers: a million records cost 8 MB, not the strings.
+            if !self.seen.insert(self.hasher.hash_one(id)) {
+                self.duplicate_identifiers += 1;
+            }
+        }
+        if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
+            self.schema_invalid += 1;
+        }
+    }
+}
+
+/// Where a page says the catalog goes on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Next {
+    End,
+    /// `hydra:next`: the URL of the next page.
+    Link(String),
+    /// CKAN `package_search`: the total, how many rows this page gave, and their ids.
+    Ckan {
+        count: u64,
+        returned: usize,
+        ids: Vec<String>,
+    },
+}
+
+/// Reads one page (or a whole single-document catalog) into `sink`. Pure.
+pub fn read_page(
+    format: Format,
+    base: Option<&str>,
+    reader: Box<dyn Read + Send>,
+    sink: &mut DatasetSink,
+) -> Result<Next, CatalogError> {
+    let mut each = |d: Dataset| sink.add(&d);
+    match format {
+        Format::DataJson => catalog::parse_datajson(reader, &mut each).map(|_| Next::End),
+        Format::Dcat(syntax) => dcat::parse_dcat(syntax, reader, base, &mut each)
+            .map(|s| s.next_page.map_or(Next::End, Next::Link)),
+        Format::Ckan => ckan::parse_package_search(reader, &mut each).map(|p| Next::Ckan {
+            count: p.count,
+            returned: p.returned,
+            ids: p.ids,
+        }),
+        Format::Csv => table::parse_csv(reader, &mut each).map(|_| Next::End),
+        Format::Xlsx => {
+            // The xlsx reader needs to seek (a zip archive), so it gets the bytes whole.
+            let mut bytes = Vec::new();
+            let mut reader = reader;
+            reader
+                .read_to_end(&mut bytes)
+                .map_err(|e| CatalogError::Io(e.to_string()))?;
+            table::parse_xlsx(std::io::Cursor::new(bytes), &mut each).map(|_| Next::End)
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Harvesting over HTTP
+
+/// What the store keeps of an agency's last good harvest.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct HarvestState {
+    pub url: String,
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+    pub sha256: Option<String>,
+    /// The observation made then, reused when nothing changed.
+    pub observation: Option<CatalogObservation>,
+}
+
+/// Harvests one catalog; returns what was seen and the state to keep for next time.
+pub async fn harvest(
+    fetcher: &Fetcher,
+    endpoint: &CatalogEndpoint,
+    previous: Option<&HarvestState>,
+) -> (CatalogObservation, Option<HarvestState>) {
     let started = Instant::now();
+    let url = endpoint.url.to_string();
+    let previous = previous.filter(|p| p.url == url && p.observation.is_some());
+    let validators = previous.map(|p| Validators {
+        etag: p.etag.clone(),
+        last_modified: p.last_modified.clone(),
+    });
     let mut obs = CatalogObservation {
-        url: Some(endpoint.url.to_string()),
+        url: Some(url.clone()),
+        requests: 1,
         ..CatalogObservation::default()
     };
-    match fetcher.get(&endpoint.url).await {
+    // A CKAN portal registered by its root is read through its package_search API.
+    let first_url = match endpoint.format {
+        CatalogFormat::Ckan if !endpoint.url.path().contains("/api/") => {
+            ckan::package_search_url(&ckan_base(&endpoint.url), CKAN_ROWS, 0, None, None)
+                .unwrap_or_else(|_| endpoint.url.clone())
+        }
+        _ => endpoint.url.clone(),
+    };
+    let first = fetcher
+        .get_if_changed(&first_url, validators.as_ref())
+        .await;
+    let reuse = |mut kept: CatalogObservation, status: u16, requests: u32| {
+        kept.http_status = Some(status);
+        kept.unchanged = true;
+        kept.requests = requests;
+        kept.duration_ms = started.elapsed().as_millis() as u64;
+        kept
+    };
+    let fetched = match first {
         Err((failure, status)) => {
             obs.http_status = status;
             obs.outcome = CatalogOutcome::FetchFailed(failure);
+            obs.duration_ms = started.elapsed().as_millis() as u64;
+            return (obs, None);
         }
-        Ok(fetched) => {
-            obs.http_status = Some(fetched.status.as_u16());
-            obs.bytes = fetched.body.len() as u64;
-            let format = endpoint.format;
-            let content_type = fetched.content_type;
-            let body = fetched.body;
-            let read = tokio::task::spawn_blocking(move || {
-                read_catalog(format, content_type.as_deref(), &body)
-            })
-            .await;
-            match read {
-                Ok(read) => {
-                    obs.datasets = read.datasets;
-                    obs.tally = read.tally;
-                    obs.outcome = match read.error {
-                        None => CatalogOutcome::Parsed,
-                        Some(message) => CatalogOutcome::ParseFailed(message),
-                    };
+        Ok(Answer::NotModified) => {
+            let Some(prev) = previous else {
+                unreachable_not_modified(&mut obs);
+                return (obs, None);
+            };
+            let kept = prev.observation.clone().unwrap_or_default();
+            return (reuse(kept, 304, 1), Some(prev.clone()));
+        }
+        Ok(Answer::Fresh(f)) => f,
+    };
+    obs.http_status = Some(fetched.status.as_u16());
+    let state = HarvestState {
+        url: url.clone(),
+        etag: fetched.validators.etag.clone(),
+        last_modified: fetched.validators.last_modified.clone(),
+        sha256: Some(fetched.sha256.clone()),
+        observation: None,
+    };
+    // Same bytes as last time (a server that ignores conditional requests): no re-reading.
+    if let Some(prev) = previous
+        && prev.sha256.as_deref() == Some(fetched.sha256.as_str())
+        && let Some(kept) = prev.observation.clone()
+    {
+        let kept = reuse(kept, fetched.status.as_u16(), 1);
+        return (
+            kept.clone(),
+            Some(HarvestState {
+                observation: Some(kept),
+                ..state
+            }),
+        );
+    }
+
+    let mut body = fetched.body;
+    let head = body.head(64 * 1024).unwrap_or_default();
+    let (format, lie) = match detect(
+        endpoint.format,
+        fetched.content_type.as_deref(),
+        &head,
+        endpoint.url.path(),
+    ) {
+        Ok(found) => found,
+        Err(message) => {
+            obs.bytes = fetched.bytes;
+            obs.outcome = CatalogOutcome::ParseFailed(message);
+            obs.duration_ms = started.elapsed().as_millis() as u64;
+            return (obs, None);
+        }
+    };
+    obs.format = Some(format.name().to_string());
+    if let Some(lie) = lie {
+        obs.notes.push(Note::ContentTypeMismatch(lie));
+    }
+    obs.bytes = fetched.bytes;
+
+    let mut sink = DatasetSink::default();
+    let mut result = read_blocking(format, &first_url, body, sink).await;
+    let mut visited: HashSet<String> = HashSet::from([url.clone()]);
+    let mut pages = 1usize;
+    let mut previous_ids: Vec<String> = Vec::new();
+    let mut ckan_start: u64 = 0;
+    loop {
+        let (returned_sink, next) = result;
+        sink = returned_sink;
+        let next = match next {
+            Ok(next) => next,
+            Err(e) => {
+                obs.outcome = CatalogOutcome::ParseFailed(describe_break(&e, sink.datasets, pages));
+                break;
+            }
+        };
+        let next_url = match next {
+            Next::End => {
+                obs.outcome = CatalogOutcome::Parsed;
+                break;
+            }
+            Next::Link(link) => {
+                let Ok(next) = endpoint.url.join(&link) else {
+                    obs.notes.push(Note::Paging(format!(
+                        "the next-page link `{link}` is not a URL; paging stopped"
+                    )));
+                    obs.outcome = CatalogOutcome::Parsed;
+                    break;
+                };
+                if !visited.insert(next.to_string()) {
+                    obs.notes.push(Note::Paging(format!(
+                        "paging loops back to {next} after {pages} pages; paging stopped there"
+                    )));
+                    obs.outcome = CatalogOutcome::Parsed;
+                    break;
                 }
-                Err(join) => {
-                    obs.outcome = CatalogOutcome::FetchFailed(Failure {
-                        class: FailureClass::Deadline,
-                        message: format!("reading the catalog failed inside dtindex: {join}"),
-                    });
+                next
+            }
+            Next::Ckan {
+                count,
+                returned,
+                ids,
+            } => {
+                if !previous_ids.is_empty() && ids == previous_ids {
+                    obs.notes.push(Note::Paging(format!(
+                        "the CKAN portal returned the same page twice (at row {ckan_start}); paging stopped"
+                    )));
+                    obs.outcome = CatalogOutcome::Parsed;
+                    break;
                 }
+                ckan_start += returned as u64;
+                previous_ids = ids;
+                if returned == 0 || ckan_start >= count {
+                    if (sink.datasets as u64) != count {
+                        obs.notes.push(Note::Paging(format!(
+                            "the CKAN portal announced {count} datasets but {} were returned",
+                            sink.datasets
+                        )));
+                    }
+                    obs.outcome = CatalogOutcome::Parsed;
+                    break;
+                }
+                match ckan::package_search_url(
+                    &ckan_base(&endpoint.url),
+                    CKAN_ROWS,
+                    ckan_start,
+                    None,
+                    None,
+                ) {
+                    Ok(next) => next,
+                    Err(e) => {
+                        obs.outcome =
+                            CatalogOutcome::ParseFailed(format!("cannot page the CKAN API: {e}"));
+                        break;
+                    }
+                }
+            }
+        };
+        if pages >= MAX_PAGES {
+            obs.notes.push(Note::Paging(format!(
+                "more than {MAX_PAGES} pages; paging stopped"
+            )));
+            obs.outcome = CatalogOutcome::Parsed;
+            break;
+        }
+        pages += 1;
+        obs.requests += 1;
+        match fetcher.get(&next_url).await {
+            Ok(page) => {
+                obs.bytes += page.bytes;
+                result = read_blocking(format, &next_url, page.body, sink).await;
+            }
+            Err((failure, _)) => {
+                obs.outcome = CatalogOutcome::ParseFailed(format!(
+                    "page {pages} ({next_url}) could not be fetched: {}",
+                    failure.message
+                ));
+                break;
             }
         }
     }
-    obs.duration_ms = started.elapsed().as_millis() as u64;
-    obs
-}
-
-/// What reading a body gave: the datasets seen (even if the document broke off later) and
-/// the reason it could not be read to the end, if any.
-#[derive(Debug, Default)]
-pub struct Read {
-    pub datasets: usize,
-    pub tally: CompletenessTally,
-    pub error: Option<String>,
-}
-
-/// Reads a catalog body in the given format. Pure: bytes in, tally out.
-pub fn read_catalog(format: CatalogFormat, content_type: Option<&str>, body: &[u8]) -> Read {
-    let mut read = Read::default();
-    if let Some(problem) = sniff_non_json(format, content_type, body) {
-        read.error = Some(problem);
-        return read;
+    obs.datasets = sink.datasets;
+    obs.tally = sink.tally;
+    if sink.duplicate_identifiers > 0 {
+        obs.notes
+            .push(Note::DuplicateIdentifiers(sink.duplicate_identifiers));
     }
-    let mut tally = CompletenessTally::default();
-    let mut datasets = 0;
-    let result = catalog::parse_datajson(body, |d| {
-        datasets += 1;
-        tally.add(&d);
+    obs.schema_invalid = sink.schema_invalid;
+    obs.duration_ms = started.elapsed().as_millis() as u64;
+    let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
+        observation: Some(obs.clone()),
+        ..state
     });
-    read.datasets = datasets;
-    read.tally = tally;
-    read.error = match result {
-        Ok(_) => None,
-        Err(e @ CatalogError::Truncated { .. }) | Err(e @ CatalogError::Syntax { .. })
-            if datasets > 0 =>
-        {
-            Some(format!("{e} (after {datasets} readable datasets)"))
-        }
-        Err(e) => Some(e.to_string()),
-    };
-    read
+    (obs, keep)
 }
 
-/// Names the common case of a server answering a catalog URL with an HTML page.
-fn sniff_non_json(
-    format: CatalogFormat,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Option<String> {
-    let first = body.iter().find(|b| !b.is_ascii_whitespace()).copied();
-    match (format, first) {
-        (_, None) => Some("the body is empty".to_string()),
-        (_, Some(b'<')) => Some(format!(
-            "the server sent markup (Content-Type {}) where a JSON catalog was expected; an HTML page is not a catalog",
-            content_type.unwrap_or("not given")
-        )),
-        _ => None,
+fn unreachable_not_modified(obs: &mut CatalogObservation) {
+    obs.outcome = CatalogOutcome::FetchFailed(Failure {
+        class: FailureClass::Status,
+        message: "the server answered 304 Not Modified to an unconditional request".into(),
+    });
+}
+
+/// The portal root of a CKAN URL, whether the registry gives the root or the API URL.
+pub fn ckan_base(url: &Url) -> Url {
+    let mut base = url.clone();
+    let path = url.path();
+    let root = path.find("/api/").map_or(path, |i| &path[..i]);
+    base.set_path(&format!("{}/", root.trim_end_matches('/')));
+    base.set_query(None);
+    base
+}
+
+fn describe_break(e: &CatalogError, datasets: usize, pages: usize) -> String {
+    let page = if pages > 1 {
+        format!(" on page {pages}")
+    } else {
+        String::new()
+    };
+    if datasets > 0 {
+        format!("{e}{page} (after {datasets} readable datasets)")
+    } else {
+        format!("{e}{page}")
+    }
+}
+
+/// Reads a page on the blocking pool, handing the sink back whatever happens.
+async fn read_blocking(
+    format: Format,
+    base: &Url,
+    body: Body,
+    mut sink: DatasetSink,
+) -> (DatasetSink, Result<Next, CatalogError>) {
+    let base = base.to_string();
+    let task = tokio::task::spawn_blocking(move || {
+        let next = body
+            .reader()
+            .map_err(|e| CatalogError::Io(e.to_string()))
+            .and_then(|reader| read_page(format, Some(&base), reader, &mut sink));
+        (sink, next)
+    });
+    match task.await {
+        Ok(done) => done,
+        Err(e) => (
+            DatasetSink::default(),
+            Err(CatalogError::Io(format!(
+                "reading the catalog failed inside dtindex: {e}"
+            ))),
+        ),
+    }
+}
+
+mod pending {
+    use super::*;
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum RdfSyntax {
+        JsonLd,
+        Turtle,
+        RdfXml,
+    }
+    fn unsupported() -> CatalogError {
+        CatalogError::Format {
+            format: "pending",
+            message: "not available in this build".into(),
+        }
+    }
+    pub mod dcat {
+        use super::*;
+        pub fn parse_dcat(
+            _: RdfSyntax,
+            _: impl Read,
+            _: Option<&str>,
+            _: impl FnMut(Dataset),
+        ) -> Result<crate::catalog::CatalogSummary, CatalogError> {
+            Err(unsupported())
+        }
+    }
+    pub mod ckan {
+        use super::*;
+        pub struct SearchPage {
+            pub count: u64,
+            pub returned: usize,
+            pub ids: Vec<String>,
+        }
+        pub fn parse_package_search(
+            _: impl Read,
+            _: impl FnMut(Dataset),
+        ) -> Result<SearchPage, CatalogError> {
+            Err(unsupported())
+        }
+        pub fn package_search_url(
+            base: &Url,
+            _: u32,
+            _: u64,
+            _: Option<&str>,
+            _: Option<&str>,
+        ) -> Result<Url, url::ParseError> {
+            base.join("api/3/action/package_search")
+        }
+    }
+    pub mod table {
+        use super::*;
+        pub fn parse_csv(_: impl Read, _: impl FnMut(Dataset)) -> Result<(), CatalogError> {
+            Err(unsupported())
+        }
+        pub fn parse_xlsx(_: impl Read, _: impl FnMut(Dataset)) -> Result<(), CatalogError> {
+            Err(unsupported())
+        }
     }
 }
 
@@ -115,35 +617,99 @@ mod tests {
     use super::*;
 
     #[test]
-    fn html_with_200_is_named_as_such() {
-        let r = read_catalog(
+    fn bytes_win_over_a_lying_content_type() {
+        let (format, lie) = detect(
             CatalogFormat::Auto,
+            Some("text/csv"),
+            br#"{"dataset": []}"#,
+            "/x",
+        )
+        .unwrap();
+        assert_eq!(format, Format::DataJson);
+        assert!(lie.unwrap().contains("text/csv"));
+        let (format, lie) = detect(
+            CatalogFormat::Auto,
+            Some("application/json; charset=utf-8"),
+            b"{\"dataset\":[]}",
+            "/",
+        )
+        .unwrap();
+        assert_eq!((format, lie), (Format::DataJson, None));
+    }
+
+    #[test]
+    fn formats_are_recognised_by_their_first_bytes() {
+        let auto =
+            |head: &[u8]| detect(CatalogFormat::Auto, None, head, "/catalog").map(|(f, _)| f);
+        assert_eq!(
+            auto(b"@prefix dcat: <http://www.w3.org/ns/dcat#> ."),
+            Ok(Format::Dcat(RdfSyntax::Turtle))
+        );
+        assert_eq!(
+            auto(br#"{"@context": {}, "@graph": []}"#),
+            Ok(Format::Dcat(RdfSyntax::JsonLd))
+        );
+        assert_eq!(
+            auto(br#"{"help": "x", "success": true, "result": {}}"#),
+            Ok(Format::Ckan)
+        );
+        assert_eq!(
+            auto(b"<?xml version=\"1.0\"?><rdf:RDF>"),
+            Ok(Format::Dcat(RdfSyntax::RdfXml))
+        );
+        assert_eq!(auto(b"PK\x03\x04rest"), Ok(Format::Xlsx));
+        assert!(
+            auto(b"<!DOCTYPE html><html>")
+                .unwrap_err()
+                .contains("HTML page")
+        );
+        assert!(
+            auto(b"title,description\nA,B").is_err(),
+            "CSV without a Content-Type or extension is not guessed"
+        );
+        let csv = detect(
+            CatalogFormat::Auto,
+            Some("text/csv"),
+            b"title,description\n",
+            "/x",
+        )
+        .unwrap();
+        assert_eq!(csv.0, Format::Csv);
+        let by_ext = detect(CatalogFormat::Auto, None, b"title\n", "/danh-muc.csv").unwrap();
+        assert_eq!(by_ext.0, Format::Csv);
+    }
+
+    #[test]
+    fn html_with_200_is_named_as_such() {
+        let err = detect(
+            CatalogFormat::DataJson,
             Some("text/html"),
             b"\n<html><body>Portal</body></html>",
-        );
-        assert!(r.error.unwrap().contains("text/html"));
-        assert_eq!(r.datasets, 0);
+            "/",
+        )
+        .unwrap_err();
+        assert!(err.contains("text/html"), "{err}");
     }
 
     #[test]
-    fn datasets_before_a_break_are_kept_and_the_break_reported() {
-        let r = read_catalog(
-            CatalogFormat::DataJson,
-            None,
-            br#"{"dataset":[{"title":"a"},{"title":"b"},{"tit"#,
-        );
-        assert_eq!(r.datasets, 2);
-        assert_eq!(r.tally.datasets, 2);
-        assert!(r.error.unwrap().contains("after 2 readable datasets"));
+    fn the_ckan_root_is_found_from_an_api_url() {
+        let api = Url::parse("https://data.gov.uk/api/3/action/package_search?rows=10").unwrap();
+        assert_eq!(ckan_base(&api).as_str(), "https://data.gov.uk/");
+        let nested = Url::parse("https://x.vn/ckan/api/action/package_search").unwrap();
+        assert_eq!(ckan_base(&nested).as_str(), "https://x.vn/ckan/");
+        let root = Url::parse("https://x.vn/ckan").unwrap();
+        assert_eq!(ckan_base(&root).as_str(), "https://x.vn/ckan/");
     }
 
     #[test]
-    fn an_empty_body_is_not_a_catalog() {
-        assert_eq!(
-            read_catalog(CatalogFormat::Auto, None, b"  ")
-                .error
-                .as_deref(),
-            Some("the body is empty")
-        );
+    fn duplicate_identifiers_are_counted() {
+        let mut sink = DatasetSink::default();
+        for id in ["a", "b", "a", "a"] {
+            sink.add(&Dataset {
+                identifier: Some(id.into()),
+                ..Dataset::default()
+            });
+        }
+        assert_eq!((sink.datasets, sink.duplicate_identifiers), (4, 2));
     }
 }

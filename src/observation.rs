@@ -4,7 +4,7 @@
 //! free of I/O types (no reqwest errors, no sockets) is what lets scoring be tested with
 //! values written by hand.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::registry::AgencyKind;
 use crate::score::CompletenessTally;
@@ -18,21 +18,44 @@ pub struct AgencyObservation {
     pub services: Vec<ProbeObservation>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct CatalogObservation {
     /// `None` when the agency has published no catalog.
     pub url: Option<String>,
+    /// The format it was read as, once recognised.
+    pub format: Option<String>,
     pub outcome: CatalogOutcome,
+    /// True when nothing changed since the last good harvest (a 304, or the same bytes),
+    /// so what was read then was reused.
+    pub unchanged: bool,
+    /// HTTP requests this harvest made (pages included).
+    pub requests: u32,
     pub http_status: Option<u16>,
     /// Bytes of the body after decompression.
     pub bytes: u64,
     pub duration_ms: u64,
     /// Records read, including those of a catalog that broke off part-way.
     pub datasets: usize,
+    /// Records that failed their format's schema (data.json).
+    pub schema_invalid: usize,
     pub tally: CompletenessTally,
+    /// What else was noticed on the way, each worth telling the agency.
+    pub notes: Vec<Note>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+/// Something a harvest noticed that does not stop the catalog from being read.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum Note {
+    /// The Content-Type header names another format than the body is.
+    ContentTypeMismatch(String),
+    /// Paging stopped early: a loop, a repeated page, a count that does not add up.
+    Paging(String),
+    /// How many records reuse an identifier already seen in the catalog.
+    DuplicateIdentifiers(usize),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", content = "detail", rename_all = "snake_case")]
 pub enum CatalogOutcome {
     #[default]
@@ -62,14 +85,14 @@ impl CatalogOutcome {
 }
 
 /// Why a request to an agency's server did not give a usable answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Failure {
     pub class: FailureClass,
     pub message: String,
 }
 
 /// A small, fixed set, so it can be a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailureClass {
     /// No answer within the connect, read or total timeout.

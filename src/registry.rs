@@ -41,22 +41,42 @@ impl FromStr for AgencyKind {
     }
 }
 
-/// How a catalog is published. `Auto` sniffs the body.
+/// How a catalog is published. `Auto` recognises it from the Content-Type and the body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CatalogFormat {
     Auto,
     /// DCAT-US / Project Open Data `data.json` v1.1.
     DataJson,
+    /// DCAT / DCAT-AP as JSON-LD, Turtle or RDF/XML (told apart by the body).
+    Dcat,
+    /// A CKAN portal: the URL is its root or its `package_search` API.
+    Ckan,
+    /// A CSV list of databases (Decree 47/2020), Vietnamese or English headers.
+    Csv,
+    /// The same list as an XLSX workbook.
+    Xlsx,
 }
 
 impl CatalogFormat {
-    pub const NAMES: &'static [&'static str] = &["auto", "datajson"];
+    pub const ALL: [CatalogFormat; 6] = [
+        CatalogFormat::Auto,
+        CatalogFormat::DataJson,
+        CatalogFormat::Dcat,
+        CatalogFormat::Ckan,
+        CatalogFormat::Csv,
+        CatalogFormat::Xlsx,
+    ];
+    pub const NAMES: &'static [&'static str] = &["auto", "datajson", "dcat", "ckan", "csv", "xlsx"];
 
     pub fn as_str(self) -> &'static str {
         match self {
             CatalogFormat::Auto => "auto",
             CatalogFormat::DataJson => "datajson",
+            CatalogFormat::Dcat => "dcat",
+            CatalogFormat::Ckan => "ckan",
+            CatalogFormat::Csv => "csv",
+            CatalogFormat::Xlsx => "xlsx",
         }
     }
 }
@@ -64,11 +84,10 @@ impl CatalogFormat {
 impl FromStr for CatalogFormat {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "auto" => Ok(CatalogFormat::Auto),
-            "datajson" => Ok(CatalogFormat::DataJson),
-            other => Err(format!("catalog format `{other}` is not supported")),
-        }
+        CatalogFormat::ALL
+            .into_iter()
+            .find(|f| f.as_str() == s)
+            .ok_or_else(|| format!("catalog format `{s}` is not supported"))
     }
 }
 

@@ -15,7 +15,7 @@ use std::cmp::Ordering;
 use serde::Serialize;
 
 use crate::catalog::Dataset;
-use crate::observation::{AgencyObservation, CatalogOutcome};
+use crate::observation::{AgencyObservation, CatalogOutcome, Note};
 use crate::registry::AgencyKind;
 
 pub const INDEX_SCALE: f64 = 1000.0;
@@ -47,6 +47,8 @@ impl Weights {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing and fixing, but costs no points in this version of the method.
+    Info,
     Low,
     Medium,
     High,
@@ -56,6 +58,7 @@ pub enum Severity {
 impl Severity {
     pub fn as_str(self) -> &'static str {
         match self {
+            Severity::Info => "info",
             Severity::Low => "low",
             Severity::Medium => "medium",
             Severity::High => "high",
@@ -233,7 +236,7 @@ impl Field {
 
 /// A running count of missing fields, folded over a catalog one dataset at a time so the
 /// catalog itself never has to be held in memory.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
 pub struct CompletenessTally {
     pub datasets: u64,
     /// Missing count per field, in the order of [`Field::ALL`].
@@ -335,12 +338,61 @@ fn target_catalog(obs: &AgencyObservation, weight: f64, findings: &mut Vec<Findi
     };
     let points = weight - lost.as_ref().map_or(0.0, |f| f.points);
     findings.extend(lost);
+    findings.extend(catalog_notes(obs));
     Component {
         id: "T1".into(),
         verdict: Some(verdict_of(points, weight)),
         points,
         max_points: weight,
     }
+}
+
+/// What the harvest noticed besides the outcome: worth fixing, no points yet (the full
+/// method weighs them under đúng and sạch).
+fn catalog_notes(obs: &AgencyObservation) -> Vec<Finding> {
+    let cat = &obs.catalog;
+    let subject = cat.url.clone().unwrap_or_else(|| obs.code.clone());
+    let note = |rule: &str, severity, message: String, fix: &str| Finding {
+        rule: rule.into(),
+        severity,
+        subject: subject.clone(),
+        message,
+        fix: fix.into(),
+        points: 0.0,
+    };
+    let mut out: Vec<Finding> = cat
+        .notes
+        .iter()
+        .map(|n| match n {
+            Note::ContentTypeMismatch(m) => note(
+                "T1.content-type",
+                Severity::Info,
+                m.clone(),
+                "serve the catalog with the Content-Type of its format (application/json, text/turtle, text/csv…)",
+            ),
+            Note::Paging(m) => note(
+                "T1.paging",
+                Severity::Info,
+                m.clone(),
+                "make every page link to the next one, and the last page to none",
+            ),
+            Note::DuplicateIdentifiers(n) => note(
+                "Q.clean.duplicate-identifier",
+                Severity::Info,
+                format!("{n} records reuse an identifier already used in the catalog"),
+                "give every dataset its own identifier",
+            ),
+        })
+        .collect();
+    if cat.schema_invalid > 0 {
+        out.push(note(
+            "Q.correct.schema",
+            Severity::Info,
+            format!("{} of {} records do not conform to the DCAT-US v1.1 schema", cat.schema_invalid, cat.datasets),
+            "validate the catalog against the DCAT-US v1.1 schema (dtindex inspect shows each error and its path)",
+        ));
+    }
+    out
 }
 
 /// T4: the agency's data-sharing services on LGSP/NDXP answer.

@@ -7,7 +7,94 @@ use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::{CatalogError, CatalogSummary, Dataset, Distribution, FieldProblem};
+use super::{
+    CatalogError, CatalogSummary, Dataset, Distribution, FieldProblem, SchemaCheck, SchemaIssue,
+};
+
+/// How many schema errors are kept per record (all are counted).
+const KEPT_SCHEMA_ERRORS: usize = 5;
+
+/// The Project Open Data v1.1 schemas, compiled once. A record that carries `bureauCode`
+/// is held to the federal schema; any other (as a Vietnamese agency's) to the non-federal
+/// one, which does not require the US budget codes.
+struct PodSchemas {
+    federal: jsonschema::Validator,
+    non_federal: jsonschema::Validator,
+}
+
+/// Serves the schemas' `$ref`s from the copies compiled into the binary: validating a
+/// catalog must never fetch anything.
+struct EmbeddedSchemas;
+
+const POD_REFS: &[(&str, &str)] = &[
+    (
+        "distribution.json",
+        include_str!("pod-v1.1/distribution.json"),
+    ),
+    (
+        "organization.json",
+        include_str!("pod-v1.1/organization.json"),
+    ),
+    ("vcard.json", include_str!("pod-v1.1/vcard.json")),
+    (
+        "vcard-non-federal.json",
+        include_str!("pod-v1.1/vcard-non-federal.json"),
+    ),
+];
+
+impl jsonschema::Retrieve for EmbeddedSchemas {
+    fn retrieve(
+        &self,
+        uri: &jsonschema::Uri<String>,
+    ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        let name = uri.path().as_str().rsplit('/').next().unwrap_or_default();
+        let text = POD_REFS
+            .iter()
+            .find(|(file, _)| *file == name)
+            .map(|(_, text)| *text)
+            .ok_or_else(|| format!("no embedded schema for {uri}"))?;
+        Ok(serde_json::from_str(text)?)
+    }
+}
+
+fn compile(text: &str) -> jsonschema::Validator {
+    let schema: Value =
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded POD schema: {e}"));
+    jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft4)
+        .with_retriever(EmbeddedSchemas)
+        .build(&schema)
+        .unwrap_or_else(|e| panic!("embedded POD schema does not compile: {e}"))
+}
+
+static POD: std::sync::LazyLock<PodSchemas> = std::sync::LazyLock::new(|| PodSchemas {
+    federal: compile(include_str!("pod-v1.1/dataset.json")),
+    non_federal: compile(include_str!("pod-v1.1/dataset-non-federal.json")),
+});
+
+/// Checks one data.json record against the POD v1.1 dataset schema.
+pub fn check_record(record: &Value) -> SchemaCheck {
+    let federal = record.get("bureauCode").is_some();
+    let (validator, schema) = if federal {
+        (&POD.federal, "DCAT-US v1.1 (federal)")
+    } else {
+        (&POD.non_federal, "DCAT-US v1.1 (non-federal)")
+    };
+    let mut check = SchemaCheck {
+        schema,
+        ..SchemaCheck::default()
+    };
+    for error in validator.iter_errors(record) {
+        check.errors += 1;
+        if check.first.len() < KEPT_SCHEMA_ERRORS {
+            check.first.push(SchemaIssue {
+                path: error.instance_path().to_string(),
+                message: error.to_string(),
+            });
+        }
+    }
+    check
+}
 
 /// Parses a DCAT-US `data.json` (v1.1 object, or the v1.0 bare array of datasets), calling
 /// `each` for every dataset in document order.
@@ -109,7 +196,10 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for DatasetsSeed<'_, F> {
         // One record's tree at a time: memory stays bounded by the largest record.
         while let Some(record) = seq.next_element::<Value>()? {
             count += 1;
-            (self.each)(dataset_from_value(record));
+            let schema = check_record(&record);
+            let mut dataset = dataset_from_value(record);
+            dataset.schema = Some(schema);
+            (self.each)(dataset);
         }
         Ok(count)
     }
@@ -398,6 +488,45 @@ mod tests {
         assert_eq!(second.problems[0].field, "title");
 
         assert_eq!(all[2].problems[0].field, "dataset");
+    }
+
+    #[test]
+    fn records_are_checked_against_the_pod_schema() {
+        let (_, all) = parse_datajson_all(SAMPLE.as_bytes()).unwrap();
+        let first = all[0].schema.as_ref().unwrap();
+        assert_eq!(first.schema, "DCAT-US v1.1 (non-federal)");
+        assert_eq!(first.errors, 0, "{:?}", first.first);
+        let second = all[1].schema.as_ref().unwrap();
+        // title is a number; keyword is not an array; no description, identifier, modified,
+        // contactPoint, accessLevel; publisher is not an object; distribution not an array.
+        assert!(second.errors >= 8, "{second:?}");
+        let kept: Vec<(&str, &str)> = second
+            .first
+            .iter()
+            .map(|i| (i.path.as_str(), i.message.as_str()))
+            .collect();
+        assert!(
+            kept.contains(&("", "\"description\" is a required property")),
+            "{kept:?}"
+        );
+        assert!(
+            kept.iter().any(|(path, _)| *path == "/distribution"),
+            "{kept:?}"
+        );
+        assert!(second.first.len() <= KEPT_SCHEMA_ERRORS);
+    }
+
+    #[test]
+    fn a_bureau_code_selects_the_federal_schema() {
+        let check = check_record(&serde_json::json!({"bureauCode": ["015:11"], "title": "x"}));
+        assert_eq!(check.schema, "DCAT-US v1.1 (federal)");
+        assert!(
+            check
+                .first
+                .iter()
+                .any(|i| i.message.contains("programCode")),
+            "{check:?}"
+        );
     }
 
     #[test]

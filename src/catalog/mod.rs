@@ -44,6 +44,24 @@ pub struct Dataset {
     pub database: DatabaseInfo,
     /// Fields present but unusable (wrong type, empty), for the record's findings.
     pub problems: Vec<FieldProblem>,
+    /// The record checked against its format's schema, where the format has one.
+    pub schema: Option<SchemaCheck>,
+}
+
+/// How a record fared against its format's schema: every error counted, the first few kept.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct SchemaCheck {
+    /// The schema's name, e.g. `DCAT-US v1.1 (non-federal)`.
+    pub schema: &'static str,
+    pub errors: usize,
+    pub first: Vec<SchemaIssue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SchemaIssue {
+    /// JSON Pointer into the record, e.g. `/contactPoint/hasEmail`.
+    pub path: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

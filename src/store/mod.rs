@@ -12,6 +12,7 @@
 
 mod schema;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -23,10 +24,12 @@ use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Serialize;
 
+use crate::harvest::HarvestState;
 use crate::observation::AgencyObservation;
 use crate::score::Ranked;
 use schema::{
-    agency_components, agency_results, catalog_fetches, cycles, findings, service_probes,
+    agency_components, agency_results, catalog_fetches, cycles, findings, harvest_states,
+    service_probes,
 };
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -307,14 +310,50 @@ pub fn abandon_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// Every agency's last good harvest. A state that no longer reads (written by another
+/// version) is skipped: the catalog is simply fetched in full again.
+pub fn load_harvest_states(conn: &mut Conn) -> QueryResult<HashMap<String, HarvestState>> {
+    let rows: Vec<(String, String)> = harvest_states::table
+        .select((harvest_states::agency_code, harvest_states::state))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(code, json)| serde_json::from_str(&json).ok().map(|state| (code, state)))
+        .collect())
+}
+
+/// A cycle's results, as [`finish_cycle`] writes them.
+pub struct CycleResults<'a> {
+    pub ranked: &'a [Ranked],
+    pub observations: &'a [AgencyObservation],
+    /// The harvest state to keep per agency (only agencies whose harvest succeeded).
+    pub states: &'a [(String, HarvestState)],
+}
+
 /// Writes a cycle's results and marks it finished, all or nothing.
-pub fn finish_cycle(
-    conn: &mut Conn,
-    cycle_id: i64,
-    ranked: &[Ranked],
-    observations: &[AgencyObservation],
-) -> QueryResult<()> {
+pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
+    let CycleResults {
+        ranked,
+        observations,
+        states,
+    } = *results;
     conn.immediate_transaction(|conn| {
+        for (code, state) in states {
+            let json = serde_json::to_string(state).unwrap_or_default();
+            diesel::insert_into(harvest_states::table)
+                .values((
+                    harvest_states::agency_code.eq(code),
+                    harvest_states::state.eq(&json),
+                    harvest_states::updated_at.eq(now()),
+                ))
+                .on_conflict(harvest_states::agency_code)
+                .do_update()
+                .set((
+                    harvest_states::state.eq(&json),
+                    harvest_states::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+        }
         let results: Vec<AgencyResultRow> = ranked
             .iter()
             .map(|r| AgencyResultRow {
@@ -552,9 +591,22 @@ mod tests {
 
         let obs = vec![observation("01"), observation("02")];
         let ranked = rank(obs.iter().map(|o| assess(o, &Weights::default())).collect());
+        let state = HarvestState {
+            url: "http://x/data.json".into(),
+            etag: Some("\"v1\"".into()),
+            ..HarvestState::default()
+        };
+        let states = vec![("01".to_string(), state.clone())];
         let (r, o) = (ranked.clone(), obs.clone());
         store
-            .run(move |c| finish_cycle(c, id, &r, &o))
+            .run(move |c| {
+                let results = CycleResults {
+                    ranked: &r,
+                    observations: &o,
+                    states: &states,
+                };
+                finish_cycle(c, id, &results)
+            })
             .await
             .unwrap();
         drop(store);

@@ -77,7 +77,6 @@ diesel::table! {
     }
 }
 
-diesel::joinable!(agency_results -> cycles (cycle_id));
 diesel::allow_tables_to_appear_in_same_query!(
     cycles,
     agency_results,
@@ -85,4 +84,15 @@ diesel::allow_tables_to_appear_in_same_query!(
     findings,
     catalog_fetches,
     service_probes,
+    harvest_states,
 );
+
+diesel::table! {
+    harvest_states (agency_code) {
+        agency_code -> Text,
+        state -> Text,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(agency_results -> cycles (cycle_id));
