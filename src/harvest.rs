@@ -199,7 +199,7 @@ fn sniff(head: &[u8]) -> Option<Format> {
 // Reading
 
 /// Everything read from a catalog's datasets, folded as they stream past.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct DatasetSink {
     pub tally: CompletenessTally,
     pub datasets: usize,
@@ -207,10 +207,23 @@ pub struct DatasetSink {
     pub schema_invalid: usize,
     seen: HashSet<u64>,
     hasher: RandomState,
+    /// Called with every dataset, for callers that want more than the tally (`inspect`).
+    each: Option<Box<dyn FnMut(&Dataset) + Send>>,
 }
 
 impl DatasetSink {
+    /// A sink that also hands every dataset to `each`.
+    pub fn with(each: impl FnMut(&Dataset) + Send + 'static) -> DatasetSink {
+        DatasetSink {
+            each: Some(Box::new(each)),
+            ..DatasetSink::default()
+        }
+    }
+
     pub fn add(&mut self, dataset: &Dataset) {
+        if let Some(each) = &mut self.each {
+            each(dataset);
+        }
         self.datasets += 1;
         self.tally.add(dataset);
         if let Some(id) = &dataset.identifier {
@@ -289,6 +302,17 @@ pub async fn harvest(
     endpoint: &CatalogEndpoint,
     previous: Option<&HarvestState>,
 ) -> (CatalogObservation, Option<HarvestState>) {
+    let (obs, state, _) = harvest_into(fetcher, endpoint, previous, DatasetSink::default()).await;
+    (obs, state)
+}
+
+/// [`harvest`], folding the datasets into the given sink and handing it back.
+pub async fn harvest_into(
+    fetcher: &Fetcher,
+    endpoint: &CatalogEndpoint,
+    previous: Option<&HarvestState>,
+    mut sink: DatasetSink,
+) -> (CatalogObservation, Option<HarvestState>, DatasetSink) {
     let started = Instant::now();
     let url = endpoint.url.to_string();
     let previous = previous.filter(|p| p.url == url && p.observation.is_some());
@@ -324,15 +348,15 @@ pub async fn harvest(
             obs.http_status = status;
             obs.outcome = CatalogOutcome::FetchFailed(failure);
             obs.duration_ms = started.elapsed().as_millis() as u64;
-            return (obs, None);
+            return (obs, None, sink);
         }
         Ok(Answer::NotModified) => {
             let Some(prev) = previous else {
                 unreachable_not_modified(&mut obs);
-                return (obs, None);
+                return (obs, None, sink);
             };
             let kept = prev.observation.clone().unwrap_or_default();
-            return (reuse(kept, 304, 1), Some(prev.clone()));
+            return (reuse(kept, 304, 1), Some(prev.clone()), sink);
         }
         Ok(Answer::Fresh(f)) => f,
     };
@@ -350,13 +374,11 @@ pub async fn harvest(
         && let Some(kept) = prev.observation.clone()
     {
         let kept = reuse(kept, fetched.status.as_u16(), 1);
-        return (
-            kept.clone(),
-            Some(HarvestState {
-                observation: Some(kept),
-                ..state
-            }),
-        );
+        let state = HarvestState {
+            observation: Some(kept.clone()),
+            ..state
+        };
+        return (kept, Some(state), sink);
     }
 
     let mut body = fetched.body;
@@ -372,7 +394,7 @@ pub async fn harvest(
             obs.bytes = fetched.bytes;
             obs.outcome = CatalogOutcome::ParseFailed(message);
             obs.duration_ms = started.elapsed().as_millis() as u64;
-            return (obs, None);
+            return (obs, None, sink);
         }
     };
     obs.format = Some(format.name().to_string());
@@ -381,7 +403,6 @@ pub async fn harvest(
     }
     obs.bytes = fetched.bytes;
 
-    let mut sink = DatasetSink::default();
     let mut result = read_blocking(format, &first_url, body, sink).await;
     let mut visited: HashSet<String> = HashSet::from([url.clone()]);
     let mut pages = 1usize;
@@ -482,19 +503,68 @@ pub async fn harvest(
             }
         }
     }
-    obs.datasets = sink.datasets;
-    obs.tally = sink.tally;
-    if sink.duplicate_identifiers > 0 {
-        obs.notes
-            .push(Note::DuplicateIdentifiers(sink.duplicate_identifiers));
-    }
-    obs.schema_invalid = sink.schema_invalid;
+    record(&mut obs, &sink);
     obs.duration_ms = started.elapsed().as_millis() as u64;
     let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
         observation: Some(obs.clone()),
         ..state
     });
-    (obs, keep)
+    (obs, keep, sink)
+}
+
+/// Copies what the sink gathered into the observation.
+fn record(obs: &mut CatalogObservation, sink: &DatasetSink) {
+    obs.datasets = sink.datasets;
+    obs.tally = sink.tally.clone();
+    if sink.duplicate_identifiers > 0 {
+        obs.notes
+            .push(Note::DuplicateIdentifiers(sink.duplicate_identifiers));
+    }
+    obs.schema_invalid = sink.schema_invalid;
+}
+
+/// Reads a catalog from a local file, as [`harvest_into`] reads one over HTTP: the format
+/// from the configuration, the extension and the first bytes. Used by `dtindex inspect`.
+pub async fn read_file(
+    path: &std::path::Path,
+    format: CatalogFormat,
+    sink: DatasetSink,
+) -> std::io::Result<(CatalogObservation, DatasetSink)> {
+    let started = Instant::now();
+    let file = std::fs::File::open(path)?;
+    let bytes = file.metadata()?.len();
+    let mut body = Body::File(file);
+    let head = body.head(64 * 1024)?;
+    let mut obs = CatalogObservation {
+        url: Some(path.display().to_string()),
+        bytes,
+        ..CatalogObservation::default()
+    };
+    let name = path.to_string_lossy();
+    let (format, _) = match detect(format, None, &head, &name) {
+        Ok(found) => found,
+        Err(message) => {
+            obs.outcome = CatalogOutcome::ParseFailed(message);
+            return Ok((obs, sink));
+        }
+    };
+    obs.format = Some(format.name().to_string());
+    let base = Url::from_file_path(std::path::absolute(path)?)
+        .unwrap_or_else(|_| Url::parse("file:///").expect("a valid URL"));
+    let (sink, next) = read_blocking(format, &base, body, sink).await;
+    obs.outcome = match next {
+        Ok(Next::Link(link)) => {
+            obs.notes.push(Note::Paging(format!(
+                "the catalog names a next page ({link}); a local file is read alone"
+            )));
+            CatalogOutcome::Parsed
+        }
+        Ok(_) => CatalogOutcome::Parsed,
+        Err(e) => CatalogOutcome::ParseFailed(describe_break(&e, sink.datasets, 1)),
+    };
+    record(&mut obs, &sink);
+    obs.duration_ms = started.elapsed().as_millis() as u64;
+    Ok((obs, sink))
 }
 
 fn unreachable_not_modified(obs: &mut CatalogObservation) {

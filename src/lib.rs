@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod fetch;
 pub mod harvest;
 pub mod http;
+pub mod inspect;
 pub mod metrics;
 pub mod observation;
 pub mod probe;

@@ -14,10 +14,10 @@ use tokio_util::sync::CancellationToken;
 use tracing_subscriber::EnvFilter;
 
 use dtindex::config::{self, Settings};
-use dtindex::daemon;
 use dtindex::registry::AgencyKind;
-use dtindex::registry::Registry;
+use dtindex::registry::{CatalogFormat, Registry};
 use dtindex::simulate::{self, Federation};
+use dtindex::{daemon, inspect};
 
 #[derive(Parser)]
 #[command(
@@ -63,6 +63,17 @@ enum Command {
         #[arg(long)]
         registry: Option<PathBuf>,
     },
+    /// Read one catalog (a file or a URL) and print its datasets, findings and score.
+    Inspect {
+        /// A local file or an http(s) URL.
+        source: String,
+        /// The catalog's format; `auto` recognises it.
+        #[arg(long, default_value = "auto", value_parser = parse_format)]
+        format: CatalogFormat,
+        /// One JSON document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve a simulated federation of every agency on loopback.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -83,6 +94,11 @@ enum Command {
         #[arg(long, default_value_t = 2023)]
         seed: u64,
     },
+}
+
+fn parse_format(s: &str) -> Result<CatalogFormat, String> {
+    s.parse::<CatalogFormat>()
+        .map_err(|e| format!("{e}; use one of {}", CatalogFormat::NAMES.join(", ")))
 }
 
 fn init_logging(format: LogFormat) {
@@ -170,6 +186,25 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 );
             }
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Inspect {
+            source,
+            format,
+            json,
+        } => {
+            let report =
+                inspect::inspect(&source, format, &config::CrawlSettings::default()).await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{}", inspect::render_text(&report));
+            }
+            // A catalog that cannot be read fails the command, so scripts can gate on it.
+            Ok(if report.outcome == "parsed" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         Command::CheckConfig { config, registry } => {
             check_config(config.as_deref(), registry.as_deref())

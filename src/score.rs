@@ -491,6 +491,79 @@ fn metadata_completeness(
     )
 }
 
+/// What one dataset should fix: each missing field, each unusable value, each schema
+/// error. Points are left at 0: what a missing field costs depends on the catalog's size,
+/// and [`spread_completeness_points`] fills them in once the catalog has been read.
+pub fn dataset_findings(d: &Dataset) -> Vec<Finding> {
+    let subject = d.subject();
+    let mut out: Vec<Finding> = Field::ALL
+        .iter()
+        .filter(|f| !f.present(d))
+        .map(|f| Finding {
+            rule: format!("Q.completeness.{}", f.name()),
+            severity: Severity::Low,
+            subject: subject.clone(),
+            message: format!("`{}` is missing", f.name()),
+            fix: f.fix().to_string(),
+            points: 0.0,
+        })
+        .collect();
+    out.extend(d.problems.iter().map(|p| Finding {
+        rule: "Q.correct.field-type".into(),
+        severity: Severity::Info,
+        subject: subject.clone(),
+        message: format!("`{}` {}", p.field, p.message),
+        fix: "give the field the type the format defines (a string, a list of strings, an object…)".into(),
+        points: 0.0,
+    }));
+    if let Some(check) = &d.schema {
+        let more = check.errors.saturating_sub(check.first.len());
+        out.extend(check.first.iter().map(|issue| Finding {
+            rule: "Q.correct.schema".into(),
+            severity: Severity::Info,
+            subject: subject.clone(),
+            message: format!(
+                "{} at `{}`: {}",
+                check.schema,
+                if issue.path.is_empty() {
+                    "/"
+                } else {
+                    &issue.path
+                },
+                issue.message
+            ),
+            fix: "make the record conform to the DCAT-US v1.1 schema".into(),
+            points: 0.0,
+        }));
+        if more > 0 {
+            out.push(Finding {
+                rule: "Q.correct.schema".into(),
+                severity: Severity::Info,
+                subject,
+                message: format!("{more} more schema errors in this record"),
+                fix: "make the record conform to the DCAT-US v1.1 schema".into(),
+                points: 0.0,
+            });
+        }
+    }
+    out
+}
+
+/// Gives each per-dataset completeness finding its share of `weight`: a catalog of
+/// `datasets` records loses `weight / (datasets × fields)` per missing field.
+pub fn spread_completeness_points(findings: &mut [Finding], datasets: usize, weight: f64) {
+    if datasets == 0 {
+        return;
+    }
+    let each = weight / (datasets as f64 * Field::ALL.len() as f64);
+    for f in findings
+        .iter_mut()
+        .filter(|f| f.rule.starts_with("Q.completeness."))
+    {
+        f.points = each;
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // Rankings
 

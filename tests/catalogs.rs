@@ -1,0 +1,155 @@
+//! Real catalogs published by others (tests/fixtures, with their SOURCES.md), read the way
+//! the daemon reads them. The counts and values asserted here were read from the files by
+//! hand, not from dtindex's output.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use dtindex::harvest::{self, DatasetSink};
+use dtindex::observation::{CatalogOutcome, Note};
+use dtindex::registry::CatalogFormat;
+
+fn fixture(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path)
+}
+
+async fn read(
+    path: &str,
+) -> (
+    dtindex::observation::CatalogObservation,
+    Vec<dtindex::catalog::Dataset>,
+) {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let keep = seen.clone();
+    let sink = DatasetSink::with(move |d| keep.lock().unwrap().push(d.clone()));
+    let (obs, _) = harvest::read_file(&fixture(path), CatalogFormat::Auto, sink)
+        .await
+        .unwrap();
+    let all = std::mem::take(&mut *seen.lock().unwrap());
+    (obs, all)
+}
+
+#[tokio::test]
+async fn the_fcc_catalog_reads_with_six_schema_failures() {
+    let (obs, all) = read("datajson/us-fcc_opendata.fcc.gov_data.json").await;
+    assert_eq!(obs.outcome, CatalogOutcome::Parsed);
+    assert_eq!(obs.format.as_deref(), Some("DCAT-US data.json"));
+    assert_eq!((obs.datasets, all.len()), (59, 59));
+    // 6 records lack keywords or have an empty description: the 6 the corpus notes say
+    // fail the POD schema.
+    assert_eq!(obs.schema_invalid, 6);
+    let first = &all[0];
+    assert_eq!(
+        first.identifier.as_deref(),
+        Some("https://opendata.fcc.gov/api/views/2ah7-n9rk")
+    );
+    assert_eq!(first.title.as_deref(), Some("Linked Station Neighbors"));
+    assert_eq!(first.publisher.as_deref(), Some("opendata.fcc.gov"));
+    assert_eq!(first.contact_point.as_deref(), Some("Humza Riaz"));
+    let failing: Vec<&str> = all
+        .iter()
+        .filter(|d| d.schema.as_ref().unwrap().errors > 0)
+        .filter_map(|d| d.identifier.as_deref())
+        .collect();
+    assert!(
+        failing.contains(&"https://opendata.fcc.gov/api/views/9wyt-yvgw"),
+        "{failing:?}"
+    );
+}
+
+#[tokio::test]
+async fn every_datajson_fixture_reads() {
+    for (file, datasets, first_title) in [
+        (
+            "pod-v1.1_example_catalog-sample.json",
+            3,
+            "U.S. Widget Manufacturing Statistics",
+        ),
+        (
+            "us-gsa_open.gsa.gov_data.json",
+            343,
+            "Networx Business Volume FY2013, 3rd Qtr",
+        ),
+        (
+            "us-ny-state_sample_data.json",
+            1,
+            "State of New York Mortgage Agency (SONYMA) Loans Purchased: Beginning 2004",
+        ),
+        (
+            "argentina-minjus_catalogo-justicia_data.json",
+            18,
+            "Base de datos legislativos Infoleg",
+        ),
+    ] {
+        let (obs, all) = read(&format!("datajson/{file}")).await;
+        assert_eq!(obs.outcome, CatalogOutcome::Parsed, "{file}");
+        assert_eq!(obs.datasets, datasets, "{file}");
+        assert_eq!(all[0].title.as_deref(), Some(first_title), "{file}");
+        assert!(
+            !obs.notes
+                .iter()
+                .any(|n| matches!(n, Note::DuplicateIdentifiers(_))),
+            "{file}"
+        );
+    }
+}
+
+#[test]
+fn inspect_json_reports_datasets_findings_and_score() {
+    let out = Command::new(env!("CARGO_BIN_EXE_dtindex"))
+        .args(["inspect", "--json"])
+        .arg(fixture("datajson/pod-v1.1_example_catalog-sample.json"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["datasets"], 3);
+    // Read by hand: no record has theme, license or accrualPeriodicity, and the second has
+    // no distribution: 10 of 30 fields missing, a score of 100 × 20/30.
+    let findings = report["findings"].as_array().unwrap();
+    for f in findings {
+        for key in ["rule", "severity", "subject", "message", "fix"] {
+            assert!(f[key].is_string(), "{key} in {f}");
+        }
+    }
+    let missing_theme = findings
+        .iter()
+        .filter(|f| f["rule"] == "Q.completeness.theme")
+        .count();
+    assert_eq!(missing_theme, 3);
+    let lost: f64 = findings.iter().map(|f| f["points"].as_f64().unwrap()).sum();
+    let score = report["score"].as_f64().unwrap();
+    assert_eq!(score, 66.67);
+    assert!(
+        (score + lost - 100.0).abs() < 0.01,
+        "score {score} + lost {lost}"
+    );
+}
+
+#[test]
+fn inspect_fails_on_an_unreadable_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("catalog.json");
+    std::fs::write(
+        &page,
+        "<!DOCTYPE html><html><body>Cổng dữ liệu</body></html>",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_dtindex"))
+        .arg("inspect")
+        .arg(&page)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("T1.catalog-invalid") && text.contains("HTML page"),
+        "{text}"
+    );
+}
