@@ -84,6 +84,10 @@ pub fn check_record(record: &Value) -> SchemaCheck {
         schema,
         ..SchemaCheck::default()
     };
+    // Most records are valid: the yes/no check is much cheaper than collecting errors.
+    if validator.is_valid(record) {
+        return check;
+    }
     for error in validator.iter_errors(record) {
         check.errors += 1;
         if check.first.len() < KEPT_SCHEMA_ERRORS {

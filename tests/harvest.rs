@@ -1,0 +1,249 @@
+//! Harvesting over real HTTP: conditional requests, and the hostile inputs of the catalog
+//! path, each read through `harvest::harvest` from a loopback server.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use dtindex::config::CrawlSettings;
+use dtindex::fetch::Fetcher;
+use dtindex::harvest::{self, HarvestState};
+use dtindex::observation::{CatalogObservation, CatalogOutcome, Note};
+use dtindex::registry::{CatalogEndpoint, CatalogFormat};
+use url::Url;
+
+const CATALOG: &str =
+    r#"{"dataset":[{"identifier":"a","title":"Dân cư"},{"identifier":"b","title":"Đất đai"}]}"#;
+
+#[derive(Default)]
+struct Counters {
+    requests: AtomicUsize,
+    not_modified: AtomicUsize,
+}
+
+async fn serve(router: Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    addr
+}
+
+fn fetcher() -> Fetcher {
+    Fetcher::new(&CrawlSettings {
+        total_timeout: Duration::from_secs(20),
+        max_body_bytes: 32 * 1024 * 1024,
+        ..CrawlSettings::default()
+    })
+    .unwrap()
+}
+
+fn endpoint(addr: std::net::SocketAddr, path: &str) -> CatalogEndpoint {
+    CatalogEndpoint {
+        url: Url::parse(&format!("http://{addr}{path}")).unwrap(),
+        format: CatalogFormat::Auto,
+    }
+}
+
+/// A server that honours If-None-Match (path /etag) or If-Modified-Since (path /dated), and
+/// one that ignores both (path /plain).
+fn conditional_server(counters: Arc<Counters>) -> Router {
+    async fn etag(State(c): State<Arc<Counters>>, headers: HeaderMap) -> Response {
+        c.requests.fetch_add(1, Ordering::SeqCst);
+        if headers
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            == Some("\"v1\"")
+        {
+            c.not_modified.fetch_add(1, Ordering::SeqCst);
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+        (
+            [
+                (header::ETAG, "\"v1\""),
+                (header::CONTENT_TYPE, "application/json"),
+            ],
+            CATALOG,
+        )
+            .into_response()
+    }
+    async fn dated(State(c): State<Arc<Counters>>, headers: HeaderMap) -> Response {
+        const DATE: &str = "Sun, 01 Nov 2026 00:00:00 GMT";
+        c.requests.fetch_add(1, Ordering::SeqCst);
+        if headers
+            .get(header::IF_MODIFIED_SINCE)
+            .and_then(|v| v.to_str().ok())
+            == Some(DATE)
+        {
+            c.not_modified.fetch_add(1, Ordering::SeqCst);
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+        ([(header::LAST_MODIFIED, DATE)], CATALOG).into_response()
+    }
+    async fn plain(State(c): State<Arc<Counters>>) -> &'static str {
+        c.requests.fetch_add(1, Ordering::SeqCst);
+        CATALOG
+    }
+    Router::new()
+        .route("/etag", get(etag))
+        .route("/dated", get(dated))
+        .route("/plain", get(plain))
+        .with_state(counters)
+}
+
+async fn twice(path: &str) -> (CatalogObservation, CatalogObservation, Arc<Counters>) {
+    let counters = Arc::new(Counters::default());
+    let addr = serve(conditional_server(counters.clone())).await;
+    let fetcher = fetcher();
+    let ep = endpoint(addr, path);
+    let (first, state) = harvest::harvest(&fetcher, &ep, None).await;
+    let state: HarvestState = state.expect("a parsed catalog leaves a state");
+    let (second, _) = harvest::harvest(&fetcher, &ep, Some(&state)).await;
+    (first, second, counters)
+}
+
+#[tokio::test]
+async fn an_unchanged_catalog_costs_one_conditional_request() {
+    for path in ["/etag", "/dated"] {
+        let (first, second, counters) = twice(path).await;
+        assert_eq!(first.datasets, 2);
+        assert!(!first.unchanged);
+        assert_eq!(counters.requests.load(Ordering::SeqCst), 2, "{path}");
+        assert_eq!(counters.not_modified.load(Ordering::SeqCst), 1, "{path}");
+        assert!(second.unchanged, "{path}");
+        assert_eq!(second.http_status, Some(304));
+        assert_eq!(
+            (second.datasets, &second.tally),
+            (first.datasets, &first.tally)
+        );
+        assert_eq!(second.outcome, CatalogOutcome::Parsed);
+    }
+}
+
+#[tokio::test]
+async fn the_same_bytes_from_a_server_without_validators_are_not_read_again() {
+    let (first, second, counters) = twice("/plain").await;
+    assert_eq!(counters.requests.load(Ordering::SeqCst), 2);
+    assert!(second.unchanged);
+    assert_eq!(second.http_status, Some(200));
+    assert_eq!(second.datasets, first.datasets);
+}
+
+/// The hostile bodies of the catalog path that are not about size or time (those are in
+/// tests/hostile.rs): each is read to a precise outcome, nothing panics.
+fn hostile_bodies() -> Router {
+    fn json(body: impl Into<Body>) -> Response {
+        ([(header::CONTENT_TYPE, "application/json")], body.into()).into_response()
+    }
+    Router::new()
+        .route(
+            "/invalid-utf8",
+            get(|| async {
+                let mut bytes = br#"{"dataset":[{"identifier":"x","title":""#.to_vec();
+                bytes.extend_from_slice(&[0xC3, 0x28, 0xFF]);
+                bytes.extend_from_slice(br#""}]}"#);
+                json(bytes)
+            }),
+        )
+        .route(
+            "/deep",
+            get(|| async { json(format!(r#"{{"dataset":[{{"title":{}}}]}}"#, "[".repeat(50_000))) }),
+        )
+        .route(
+            "/wrong-types",
+            get(|| async {
+                json(
+                    r#"{"dataset":[{"identifier":1,"title":["x"],"description":{},"keyword":7,"theme":3,
+                     "modified":true,"publisher":5,"contactPoint":[],"license":0,"accrualPeriodicity":{},
+                     "distribution":"nope","accessLevel":null}]}"#,
+                )
+            }),
+        )
+        .route(
+            "/million",
+            get(|| async {
+                // A million minimal records, streamed: the harvest folds them, never holds them.
+                let head = futures_util::stream::once(async { Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{\"dataset\":[{}")) });
+                let rest = futures_util::stream::iter(
+                    (0..999).map(|_| Ok::<_, std::io::Error>(bytes::Bytes::from(",{}".repeat(1000)))),
+                );
+                let tail = futures_util::stream::iter([
+                    Ok::<_, std::io::Error>(bytes::Bytes::from(",{}".repeat(999))),
+                    Ok(bytes::Bytes::from_static(b"]}")),
+                ]);
+                json(Body::from_stream(futures_util::StreamExt::chain(
+                    futures_util::StreamExt::chain(head, rest),
+                    tail,
+                )))
+            }),
+        )
+        .route(
+            "/duplicates",
+            get(|| async { json(r#"{"dataset":[{"identifier":"a"},{"identifier":"b"},{"identifier":"a"}]}"#) }),
+        )
+        .route(
+            "/lying",
+            get(|| async { ([(header::CONTENT_TYPE, "text/csv")], CATALOG) }),
+        )
+}
+
+#[tokio::test]
+async fn hostile_bodies_become_precise_outcomes() {
+    let addr = serve(hostile_bodies()).await;
+    let fetcher = fetcher();
+    let get = |path: &'static str| {
+        let fetcher = fetcher.clone();
+        async move {
+            harvest::harvest(&fetcher, &endpoint(addr, path), None)
+                .await
+                .0
+        }
+    };
+
+    let obs = get("/invalid-utf8").await;
+    match &obs.outcome {
+        CatalogOutcome::ParseFailed(m) => assert!(m.contains("not valid JSON"), "{m}"),
+        other => panic!("invalid UTF-8: {other:?}"),
+    }
+
+    let obs = get("/deep").await;
+    match &obs.outcome {
+        CatalogOutcome::ParseFailed(m) => assert!(m.contains("recursion"), "{m}"),
+        other => panic!("deep nesting: {other:?}"),
+    }
+
+    let obs = get("/wrong-types").await;
+    assert_eq!(obs.outcome, CatalogOutcome::Parsed);
+    assert_eq!(obs.datasets, 1);
+    assert_eq!(obs.schema_invalid, 1);
+    // Every checked field is missing once its wrong-typed value is set aside.
+    assert!(obs.tally.missing.iter().all(|&m| m == 1), "{:?}", obs.tally);
+
+    let obs = get("/million").await;
+    assert_eq!(obs.outcome, CatalogOutcome::Parsed);
+    assert_eq!(obs.datasets, 1_000_000);
+    assert_eq!(obs.tally.datasets, 1_000_000);
+
+    let obs = get("/duplicates").await;
+    assert!(
+        obs.notes.contains(&Note::DuplicateIdentifiers(1)),
+        "{:?}",
+        obs.notes
+    );
+
+    let obs = get("/lying").await;
+    assert_eq!(obs.outcome, CatalogOutcome::Parsed);
+    assert_eq!(obs.datasets, 2);
+    assert!(
+        obs.notes
+            .iter()
+            .any(|n| matches!(n, Note::ContentTypeMismatch(m) if m.contains("text/csv"))),
+        "{:?}",
+        obs.notes
+    );
+}
