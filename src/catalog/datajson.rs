@@ -4,7 +4,6 @@ use std::fmt;
 use std::io::Read;
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{
@@ -397,42 +396,6 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     }
-}
-
-/// A data.json record as the simulator writes it; also documents the fields read above.
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct DataJsonRecord {
-    #[serde(rename = "@type")]
-    pub type_: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub identifier: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub title: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub keyword: Vec<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub theme: Vec<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub modified: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub accrual_periodicity: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub publisher: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contact_point: Option<Value>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub access_level: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub license: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub spatial: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temporal: Option<String>,
-    #[serde(skip_serializing_if = "Vec::is_empty", default)]
-    pub distribution: Vec<Value>,
 }
 
 #[cfg(test)]

@@ -9,19 +9,24 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
-use crate::catalog::datajson::DataJsonRecord;
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
+
+mod render;
+pub use render::SimRecord;
+
+/// Datasets per page of a paged (Turtle, CKAN) simulated catalog.
+pub const PAGE_SIZE: usize = 10;
 
 /// How well a simulated agency publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -49,11 +54,44 @@ pub enum Breakage {
     EmptyCatalog,
 }
 
+/// The form in which a simulated agency publishes its catalog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Published {
+    DataJson,
+    Ckan,
+    DcatTurtle,
+    DcatJsonLd,
+    Csv,
+}
+
+impl Published {
+    pub const ALL: [Published; 5] = [
+        Published::DataJson,
+        Published::Ckan,
+        Published::DcatTurtle,
+        Published::DcatJsonLd,
+        Published::Csv,
+    ];
+
+    /// The catalog's path under the agency's prefix.
+    fn path(self) -> &'static str {
+        match self {
+            Published::DataJson => "data.json",
+            Published::Ckan => "ckan/",
+            Published::DcatTurtle => "catalog.ttl",
+            Published::DcatJsonLd => "catalog.jsonld",
+            Published::Csv => "danh-muc.csv",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimAgency {
     pub code: String,
     pub name: String,
     pub profile: Profile,
+    pub published: Published,
     pub breakage: Option<Breakage>,
     pub datasets: usize,
     /// Per service: whether it answers 200 (else 500, or refused for broken agencies).
@@ -123,10 +161,16 @@ impl Federation {
                     }
                     Profile::Silent => (0, vec![], None),
                 };
+                // About two in five publish data.json; the rest spread over the other forms.
+                let published = match rng.random_range(0..10) {
+                    0..=3 => Published::DataJson,
+                    n => Published::ALL[1 + (n as usize - 4) % 4],
+                };
                 SimAgency {
                     code: a.code.clone(),
                     name: a.name.clone(),
                     profile,
+                    published,
                     breakage,
                     datasets,
                     services_up,
@@ -154,10 +198,12 @@ impl Federation {
                 continue;
             }
             let join = |path: String| base.join(&path).ok();
-            agency.catalog = join(format!("{}/data.json", sim.code)).map(|url| CatalogEndpoint {
-                url,
-                format: CatalogFormat::Auto,
-            });
+            let format = match sim.published {
+                Published::Ckan => CatalogFormat::Ckan,
+                _ => CatalogFormat::Auto,
+            };
+            agency.catalog = join(format!("{}/{}", sim.code, sim.published.path()))
+                .map(|url| CatalogEndpoint { url, format });
             agency.services = (0..sim.services_up.len())
                 .filter_map(|i| {
                     let url = if sim.profile == Profile::Broken {
@@ -175,8 +221,8 @@ impl Federation {
         out
     }
 
-    /// The data.json records of an agency, generated from the seed.
-    pub fn records(&self, sim: &SimAgency) -> Vec<DataJsonRecord> {
+    /// The records of an agency, generated from the seed.
+    pub fn records(&self, sim: &SimAgency) -> Vec<SimRecord> {
         let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(self.seed, &sim.code) ^ 0xDA7A);
         let keep = match sim.profile {
             Profile::Exemplary => 1.0,
@@ -187,26 +233,25 @@ impl Federation {
             .map(|i| {
                 let topic = TOPICS[(i + sim.code.len()) % TOPICS.len()];
                 let mut field = |v: String| rng.random_bool(keep).then_some(v);
-                DataJsonRecord {
-                    type_: "dcat:Dataset".into(),
-                    identifier: Some(format!("{}-{i:04}", sim.code.to_lowercase())),
-                    title: Some(format!("{} — {}", topic.0, sim.name)),
-                    description: field(format!("Cơ sở dữ liệu {} do {} quản lý.", topic.0.to_lowercase(), sim.name)),
-                    keyword: field(topic.1.to_string()).into_iter().collect(),
-                    theme: field(topic.2.to_string()).into_iter().collect(),
+                SimRecord {
+                    identifier: format!("{}-{i:04}", sim.code.to_lowercase()),
+                    title: format!("{} — {}", topic.0, sim.name),
+                    description: field(format!(
+                        "Cơ sở dữ liệu {} do {} quản lý.",
+                        topic.0.to_lowercase(),
+                        sim.name
+                    )),
+                    keyword: field(topic.1.to_string()),
+                    theme: field(topic.2.to_string()),
                     modified: field(format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)),
-                    accrual_periodicity: field("R/P1M".into()),
-                    publisher: field(sim.name.clone()).map(|n| json!({ "@type": "org:Organization", "name": n })),
-                    contact_point: field(format!("Phòng dữ liệu, {}", sim.name))
-                        .map(|n| json!({ "@type": "vcard:Contact", "fn": n, "hasEmail": "mailto:dulieu@example.gov.vn" })),
-                    access_level: Some("public".into()),
+                    periodicity: field("R/P1M".into()),
+                    publisher: field(sim.name.clone()),
+                    contact: field(format!("Phòng dữ liệu, {}", sim.name)),
                     license: field("https://creativecommons.org/licenses/by/4.0/".into()),
-                    spatial: None,
-                    temporal: None,
-                    distribution: field(format!("https://data.example.gov.vn/{}/{i}.csv", sim.code))
-                        .map(|u| json!({ "@type": "dcat:Distribution", "downloadURL": u, "mediaType": "text/csv" }))
-                        .into_iter()
-                        .collect(),
+                    download_url: field(format!(
+                        "https://data.example.gov.vn/{}/{i}.csv",
+                        sim.code
+                    )),
                 }
             })
             .collect()
@@ -238,6 +283,10 @@ pub fn router(federation: Arc<Federation>) -> Router {
     Router::new()
         .route("/", get(index))
         .route("/{code}/data.json", get(catalog))
+        .route("/{code}/catalog.ttl", get(catalog))
+        .route("/{code}/catalog.jsonld", get(catalog))
+        .route("/{code}/danh-muc.csv", get(catalog))
+        .route("/{code}/ckan/api/3/action/package_search", get(catalog))
         .route("/{code}/services/{n}", get(service))
         .with_state(federation)
 }
@@ -246,18 +295,58 @@ async fn index(State(f): State<Arc<Federation>>) -> impl IntoResponse {
     axum::Json(json!({ "seed": f.seed, "agencies": f.agencies }))
 }
 
-async fn catalog(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> Response {
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    page: Option<usize>,
+    start: Option<usize>,
+    rows: Option<usize>,
+}
+
+/// Any catalog route: the agency's catalog in the form it publishes, or its breakage.
+async fn catalog(
+    State(f): State<Arc<Federation>>,
+    Path(code): Path<String>,
+    Query(q): Query<PageQuery>,
+    uri: axum::http::Uri,
+) -> Response {
     let Some(sim) = f.agency(&code).filter(|a| a.profile != Profile::Silent) else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let records = f.records(sim);
-    let doc = json!({
-        "@context": "https://project-open-data.cio.gov/v1.1/schema/catalog.jsonld",
-        "@type": "dcat:Catalog",
-        "conformsTo": "https://project-open-data.cio.gov/v1.1/schema",
-        "dataset": if sim.breakage == Some(Breakage::EmptyCatalog) { Vec::new() } else { records },
-    });
-    let body = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    if !uri.path().ends_with(sim.published.path()) && !uri.path().contains("/ckan/") {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    let mut records = f.records(sim);
+    if sim.breakage == Some(Breakage::EmptyCatalog) {
+        records.clear();
+    }
+    let here = format!("http://simulated.invalid{}", uri.path());
+    let (content_type, body) = match sim.published {
+        Published::DataJson => ("application/json", render::datajson(&records)),
+        Published::DcatJsonLd => ("application/ld+json", render::jsonld(&here, &records)),
+        Published::Csv => ("text/csv; charset=utf-8", render::csv(&records)),
+        Published::Ckan => {
+            let rows = q.rows.unwrap_or(PAGE_SIZE).clamp(1, 1000);
+            (
+                "application/json",
+                render::ckan_search(&records, q.start.unwrap_or(0), rows),
+            )
+        }
+        Published::DcatTurtle => {
+            let page = q.page.unwrap_or(0);
+            let chunk: Vec<SimRecord> = records
+                .iter()
+                .skip(page * PAGE_SIZE)
+                .take(PAGE_SIZE)
+                .cloned()
+                .collect();
+            let next = ((page + 1) * PAGE_SIZE < records.len())
+                .then(|| format!("{}?page={}", uri.path(), page + 1));
+            (
+                "text/turtle",
+                render::turtle(&here, &chunk, next.as_deref()),
+            )
+        }
+    };
     match sim.breakage {
         Some(Breakage::ServerError) => (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response(),
         Some(Breakage::HtmlPage) => (
@@ -268,9 +357,9 @@ async fn catalog(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> 
         Some(Breakage::Truncated) => {
             let cut = body.len() * 2 / 3;
             let cut = (0..=cut).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
-            ([(header::CONTENT_TYPE, "application/json")], body[..cut].to_string()).into_response()
+            ([(header::CONTENT_TYPE, content_type)], body[..cut].to_string()).into_response()
         }
-        _ => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        _ => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
     }
 }
 
@@ -311,10 +400,7 @@ mod tests {
         };
         assert_eq!(view(&a), view(&b));
         assert_ne!(view(&a), view(&c));
-        assert_eq!(
-            serde_json::to_string(&a.records(&a.agencies[0])).unwrap(),
-            serde_json::to_string(&b.records(&b.agencies[0])).unwrap()
-        );
+        assert_eq!(a.records(&a.agencies[0]), b.records(&b.agencies[0]));
     }
 
     #[test]
@@ -350,9 +436,8 @@ mod tests {
             .find(|a| a.profile == Profile::Exemplary)
             .unwrap();
         let mut tally = crate::score::CompletenessTally::default();
-        let doc = json!({ "dataset": fed.records(sim) });
-        let bytes = serde_json::to_vec(&doc).unwrap();
-        crate::catalog::parse_datajson(bytes.as_slice(), |d| tally.add(&d)).unwrap();
+        let text = render::datajson(&fed.records(sim));
+        crate::catalog::parse_datajson(text.as_bytes(), |d| tally.add(&d)).unwrap();
         assert_eq!(tally.datasets as usize, sim.datasets);
         assert_eq!(tally.share(), 1.0);
     }
