@@ -107,8 +107,8 @@ impl Crawler {
         }
 
         let duration = started.elapsed();
-        self.metrics.publish_scores(&ranked);
-        self.metrics.count_failures(&observations);
+        self.metrics.publish_ranked(&ranked);
+        self.metrics.count_observations(&observations);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
         self.metrics

@@ -39,13 +39,8 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
         );
     }
     let metrics = Metrics::new().context("creating the metrics registry")?;
-    let latest = store
-        .run(|c| match store::latest_finished_cycle(c)? {
-            Some(cycle) => store::rankings(c, cycle.id),
-            None => Ok(Vec::new()),
-        })
-        .await?;
-    metrics.restore_scores(&latest);
+    let latest = store.run(store::latest_snapshots).await?;
+    metrics.publish(&latest);
     Ok((store, metrics))
 }
 

@@ -33,7 +33,36 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agencies/{code}/findings", get(findings))
         .route("/api/v1/agencies/{code}/history", get(history))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
+}
+
+/// Counts and times every request by its route pattern (`/api/v1/agencies/{code}`, never
+/// the concrete path, so the label set stays bounded).
+async fn track(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let route = request
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map_or("unmatched", |p| p.as_str())
+        .to_string();
+    let method = request.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    state
+        .metrics
+        .http_duration
+        .with_label_values(&[route.as_str()])
+        .observe(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .http_requests
+        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
+        .inc();
+    response
 }
 
 /// An API error: a status and a JSON body `{"error": "..."}`.

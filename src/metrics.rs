@@ -1,35 +1,182 @@
-//! Prometheus metrics. Labels are bounded sets (agency code, kind, failure class), never URLs.
+//! Prometheus metrics (documented in docs/metrics.md).
+//!
+//! Labels are bounded sets: agency code (51 today), kind, target, dimension, band, outcome
+//! or failure class, route pattern. Never a URL, never free text.
+//!
+//! Per-agency gauges describe the latest finished cycle and are set from a snapshot of it
+//! (after a cycle, or from the store at start), so a restarted daemon serves the same
+//! values before its first cycle ends.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, IntCounter, IntCounterVec, Opts, Registry,
-    TextEncoder,
+    Encoder, Gauge, GaugeVec, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec,
+    IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 use crate::observation::AgencyObservation;
-use crate::score::Ranked;
-use crate::store::AgencyResultRow;
+use crate::score::{Band, Ranked, TARGET_GOALS};
+
+/// What the gauges show of one agency: built from a cycle's ranking or read from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgencySnapshot {
+    pub code: String,
+    pub kind: String,
+    pub index: f64,
+    pub datasets: i64,
+    pub components: Vec<ComponentSnapshot>,
+    /// Findings counted by severity.
+    pub findings: Vec<(String, i64)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ComponentSnapshot {
+    pub id: String,
+    /// `met`, `partly`, `not_met` for targets; `None` for quality dimensions.
+    pub verdict: Option<String>,
+    pub points: f64,
+    pub max_points: f64,
+}
+
+impl AgencySnapshot {
+    pub fn from_ranked(r: &Ranked) -> AgencySnapshot {
+        let mut findings: Vec<(String, i64)> = Vec::new();
+        for f in &r.score.findings {
+            let severity = f.severity.as_str();
+            match findings.iter_mut().find(|(s, _)| s == severity) {
+                Some((_, n)) => *n += 1,
+                None => findings.push((severity.to_string(), 1)),
+            }
+        }
+        AgencySnapshot {
+            code: r.score.code.clone(),
+            kind: r.score.kind.as_str().to_string(),
+            index: r.score.index,
+            datasets: r.score.datasets as i64,
+            components: r
+                .score
+                .components
+                .iter()
+                .map(|c| ComponentSnapshot {
+                    id: c.id.clone(),
+                    verdict: c.verdict.map(|v| v.as_str().to_string()),
+                    points: c.points,
+                    max_points: c.max_points,
+                })
+                .collect(),
+            findings,
+        }
+    }
+}
+
+/// The quality dimension a component measures, for the `dimension` label.
+fn dimension_of(component: &str) -> Option<&'static str> {
+    match component {
+        "completeness" => Some("sufficient"),
+        _ => None,
+    }
+}
+
+fn verdict_value(verdict: &str) -> f64 {
+    match verdict {
+        "met" => 1.0,
+        "partly" => 0.5,
+        _ => 0.0,
+    }
+}
 
 #[derive(Clone)]
 pub struct Metrics {
     registry: Registry,
     pub agency_index: GaugeVec,
+    pub agency_band: GaugeVec,
+    pub agency_target: GaugeVec,
+    pub agency_dimension: GaugeVec,
+    pub agency_datasets: GaugeVec,
+    pub agency_findings: IntGaugeVec,
+    pub attainment: GaugeVec,
+    pub target_goal: GaugeVec,
     pub cycle_duration: Histogram,
     pub cycles: IntCounterVec,
+    pub fetches: IntCounterVec,
     pub fetch_errors: IntCounterVec,
+    pub fetch_duration: HistogramVec,
+    pub probes: IntCounterVec,
     pub probe_failures: IntCounterVec,
+    pub probe_latency: HistogramVec,
     pub skipped_ticks: IntCounter,
     pub last_success: Gauge,
+    pub http_requests: IntCounterVec,
+    pub http_duration: HistogramVec,
 }
+
+const LATENCY_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
 impl Metrics {
     pub fn new() -> Result<Metrics, prometheus::Error> {
         let registry = Registry::new();
-        let agency_index = GaugeVec::new(
+        let gauge =
+            |name: &str, help: &str, labels: &[&str]| -> Result<GaugeVec, prometheus::Error> {
+                let g = GaugeVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(g.clone()))?;
+                Ok(g)
+            };
+        let counter =
+            |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+                let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+                registry.register(Box::new(c.clone()))?;
+                Ok(c)
+            };
+        let histogram =
+            |name: &str, help: &str, labels: &[&str]| -> Result<HistogramVec, prometheus::Error> {
+                let h = HistogramVec::new(
+                    HistogramOpts::new(name, help).buckets(LATENCY_BUCKETS.to_vec()),
+                    labels,
+                )?;
+                registry.register(Box::new(h.clone()))?;
+                Ok(h)
+            };
+        let agency = &["agency", "kind"];
+        let agency_index = gauge(
+            "dtindex_agency_index",
+            "Index of the agency in the latest finished cycle, 0 to 1000.",
+            agency,
+        )?;
+        let agency_band = gauge(
+            "dtindex_agency_band",
+            "1 for the agency's band in the latest finished cycle (excellent, good, sufficient, poor), 0 for the others.",
+            &["agency", "kind", "band"],
+        )?;
+        let agency_target = gauge(
+            "dtindex_agency_target_verdict",
+            "The agency's verdict on a national target: 1 met, 0.5 partly met, 0 not met.",
+            &["agency", "kind", "target"],
+        )?;
+        let agency_dimension = gauge(
+            "dtindex_agency_dimension_score",
+            "The agency's score on a data-quality dimension, 0 to 100.",
+            &["agency", "kind", "dimension"],
+        )?;
+        let agency_datasets = gauge(
+            "dtindex_agency_datasets",
+            "Datasets read from the agency's catalog in the latest finished cycle.",
+            agency,
+        )?;
+        let agency_findings = IntGaugeVec::new(
             Opts::new(
-                "dtindex_agency_index",
-                "Index of the agency in the latest finished cycle, 0 to 1000.",
+                "dtindex_agency_findings",
+                "Findings of the agency in the latest finished cycle, by severity.",
             ),
-            &["agency", "kind"],
+            &["agency", "kind", "severity"],
+        )?;
+        registry.register(Box::new(agency_findings.clone()))?;
+        let attainment = gauge(
+            "dtindex_target_attainment_ratio",
+            "Share of agencies meeting a national target, by kind (ministry, province, all).",
+            &["target", "kind"],
+        )?;
+        let target_goal = gauge(
+            "dtindex_target_goal_ratio",
+            "The share of agencies the national plan expects to meet the target.",
+            &["target"],
         )?;
         let cycle_duration = Histogram::with_opts(
             HistogramOpts::new(
@@ -40,90 +187,217 @@ impl Metrics {
                 1.0, 5.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
             ]),
         )?;
-        let cycles = IntCounterVec::new(
-            Opts::new(
-                "dtindex_cycles_total",
-                "Crawl cycles ended, by outcome (finished, failed, abandoned).",
-            ),
+        registry.register(Box::new(cycle_duration.clone()))?;
+        let cycles = counter(
+            "dtindex_cycles_total",
+            "Crawl cycles ended, by outcome (finished, failed, abandoned).",
             &["outcome"],
         )?;
-        let fetch_errors = IntCounterVec::new(
-            Opts::new(
-                "dtindex_fetch_errors_total",
-                "Catalog fetches that failed, by agency and failure class.",
-            ),
+        let fetches = counter(
+            "dtindex_catalog_fetches_total",
+            "Catalog harvests, by agency and outcome (parsed, unchanged, parse_failed, fetch_failed).",
+            &["agency", "outcome"],
+        )?;
+        let fetch_errors = counter(
+            "dtindex_fetch_errors_total",
+            "Catalog fetches that failed, by agency and failure class.",
             &["agency", "class"],
         )?;
-        let probe_failures = IntCounterVec::new(
-            Opts::new(
-                "dtindex_probe_failures_total",
-                "Sharing-service probes that failed, by agency and failure class.",
-            ),
+        let fetch_duration = histogram(
+            "dtindex_catalog_fetch_duration_seconds",
+            "Time to harvest an agency's catalog, all pages.",
+            &["agency"],
+        )?;
+        let probes = counter(
+            "dtindex_probes_total",
+            "Sharing-service probes, by agency and outcome (up, down).",
+            &["agency", "outcome"],
+        )?;
+        let probe_failures = counter(
+            "dtindex_probe_failures_total",
+            "Sharing-service probes that failed, by agency and failure class.",
             &["agency", "class"],
+        )?;
+        let probe_latency = histogram(
+            "dtindex_probe_latency_seconds",
+            "Time until a sharing service's response headers arrived.",
+            &["agency"],
         )?;
         let skipped_ticks = IntCounter::new(
             "dtindex_schedule_skipped_ticks_total",
             "Scheduled ticks skipped because the previous cycle was still running.",
         )?;
+        registry.register(Box::new(skipped_ticks.clone()))?;
         let last_success = Gauge::new(
             "dtindex_last_successful_cycle_timestamp_seconds",
             "Unix time at which the latest cycle finished successfully.",
         )?;
-        registry.register(Box::new(agency_index.clone()))?;
-        registry.register(Box::new(cycle_duration.clone()))?;
-        registry.register(Box::new(cycles.clone()))?;
-        registry.register(Box::new(fetch_errors.clone()))?;
-        registry.register(Box::new(probe_failures.clone()))?;
-        registry.register(Box::new(skipped_ticks.clone()))?;
         registry.register(Box::new(last_success.clone()))?;
-        // Show every outcome from the start, so rates work before the first failure.
+        let http_requests = counter(
+            "dtindex_http_requests_total",
+            "HTTP requests served, by route pattern, method and status code.",
+            &["route", "method", "status"],
+        )?;
+        let http_duration = histogram(
+            "dtindex_http_request_duration_seconds",
+            "Time to serve an HTTP request, by route pattern.",
+            &["route"],
+        )?;
+        let build = gauge(
+            "dtindex_build_info",
+            "Always 1; the labels tell the version of dtindex running.",
+            &["version"],
+        )?;
+        build
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1.0);
+        // Show every outcome and goal from the start, so rates and comparisons work before
+        // the first failure or the first cycle.
         for outcome in ["finished", "failed", "abandoned"] {
             cycles.with_label_values(&[outcome]);
+        }
+        for (target, goal) in TARGET_GOALS {
+            target_goal.with_label_values(&[target]).set(*goal);
         }
         Ok(Metrics {
             registry,
             agency_index,
+            agency_band,
+            agency_target,
+            agency_dimension,
+            agency_datasets,
+            agency_findings,
+            attainment,
+            target_goal,
             cycle_duration,
             cycles,
+            fetches,
             fetch_errors,
+            fetch_duration,
+            probes,
             probe_failures,
+            probe_latency,
             skipped_ticks,
             last_success,
+            http_requests,
+            http_duration,
         })
     }
 
-    /// Publishes the scores of a finished cycle; agencies no longer ranked disappear.
-    pub fn publish_scores(&self, ranked: &[Ranked]) {
-        self.agency_index.reset();
-        for r in ranked {
+    /// Sets every per-agency gauge and the national attainment from a cycle's results;
+    /// agencies no longer present disappear.
+    pub fn publish(&self, agencies: &[AgencySnapshot]) {
+        for g in [
+            &self.agency_index,
+            &self.agency_band,
+            &self.agency_target,
+            &self.agency_dimension,
+            &self.agency_datasets,
+            &self.attainment,
+        ] {
+            g.reset();
+        }
+        self.agency_findings.reset();
+        for a in agencies {
+            let (code, kind) = (a.code.as_str(), a.kind.as_str());
             self.agency_index
-                .with_label_values(&[r.score.code.as_str(), r.score.kind.as_str()])
-                .set(r.score.index);
+                .with_label_values(&[code, kind])
+                .set(a.index);
+            self.agency_datasets
+                .with_label_values(&[code, kind])
+                .set(a.datasets as f64);
+            let band = Band::of(a.index);
+            for b in Band::ALL {
+                let on = if b == band { 1.0 } else { 0.0 };
+                self.agency_band
+                    .with_label_values(&[code, kind, b.as_str()])
+                    .set(on);
+            }
+            for c in &a.components {
+                match (&c.verdict, dimension_of(&c.id)) {
+                    (Some(v), _) => self
+                        .agency_target
+                        .with_label_values(&[code, kind, c.id.as_str()])
+                        .set(verdict_value(v)),
+                    (None, Some(dimension)) if c.max_points > 0.0 => self
+                        .agency_dimension
+                        .with_label_values(&[code, kind, dimension])
+                        .set(100.0 * c.points / c.max_points),
+                    _ => {}
+                }
+            }
+            for severity in ["critical", "high", "medium", "low", "info"] {
+                let n = a
+                    .findings
+                    .iter()
+                    .find(|(s, _)| s == severity)
+                    .map_or(0, |(_, n)| *n);
+                self.agency_findings
+                    .with_label_values(&[code, kind, severity])
+                    .set(n);
+            }
+        }
+        for (target, _) in TARGET_GOALS {
+            for kind in ["ministry", "province", "all"] {
+                let of_kind: Vec<&AgencySnapshot> = agencies
+                    .iter()
+                    .filter(|a| kind == "all" || a.kind == kind)
+                    .collect();
+                if of_kind.is_empty() {
+                    continue;
+                }
+                let met = of_kind
+                    .iter()
+                    .filter(|a| {
+                        a.components
+                            .iter()
+                            .any(|c| c.id == *target && c.verdict.as_deref() == Some("met"))
+                    })
+                    .count();
+                self.attainment
+                    .with_label_values(&[target, kind])
+                    .set(met as f64 / of_kind.len() as f64);
+            }
         }
     }
 
-    /// Restores the gauges from the store at start, before the first cycle of this process.
-    pub fn restore_scores(&self, rows: &[AgencyResultRow]) {
-        self.agency_index.reset();
-        for r in rows {
-            self.agency_index
-                .with_label_values(&[r.agency_code.as_str(), r.kind.as_str()])
-                .set(r.index_points);
-        }
+    pub fn publish_ranked(&self, ranked: &[Ranked]) {
+        let snapshots: Vec<AgencySnapshot> =
+            ranked.iter().map(AgencySnapshot::from_ranked).collect();
+        self.publish(&snapshots);
     }
 
-    pub fn count_failures(&self, observations: &[AgencyObservation]) {
+    /// Counts what each agency's harvest and probes gave.
+    pub fn count_observations(&self, observations: &[AgencyObservation]) {
+        use crate::observation::CatalogOutcome;
         for o in observations {
-            if let crate::observation::CatalogOutcome::FetchFailed(f) = &o.catalog.outcome {
+            let code = o.code.as_str();
+            if o.catalog.url.is_some() {
+                let outcome = match &o.catalog.outcome {
+                    CatalogOutcome::Parsed if o.catalog.unchanged => "unchanged",
+                    other => other.as_str(),
+                };
+                self.fetches.with_label_values(&[code, outcome]).inc();
+                self.fetch_duration
+                    .with_label_values(&[code])
+                    .observe(o.catalog.duration_ms as f64 / 1000.0);
+            }
+            if let CatalogOutcome::FetchFailed(f) = &o.catalog.outcome {
                 self.fetch_errors
-                    .with_label_values(&[o.code.as_str(), f.class.as_str()])
+                    .with_label_values(&[code, f.class.as_str()])
                     .inc();
             }
             for p in &o.services {
+                let outcome = if p.is_up() { "up" } else { "down" };
+                self.probes.with_label_values(&[code, outcome]).inc();
                 if let Some(f) = &p.failure {
                     self.probe_failures
-                        .with_label_values(&[o.code.as_str(), f.class.as_str()])
+                        .with_label_values(&[code, f.class.as_str()])
                         .inc();
+                } else {
+                    self.probe_latency
+                        .with_label_values(&[code])
+                        .observe(p.latency_ms as f64 / 1000.0);
                 }
             }
         }
@@ -144,24 +418,71 @@ impl Metrics {
 mod tests {
     use super::*;
 
+    fn snapshot(code: &str, kind: &str, index: f64, t1: &str) -> AgencySnapshot {
+        AgencySnapshot {
+            code: code.into(),
+            kind: kind.into(),
+            index,
+            datasets: 3,
+            components: vec![
+                ComponentSnapshot {
+                    id: "T1".into(),
+                    verdict: Some(t1.into()),
+                    points: 400.0,
+                    max_points: 400.0,
+                },
+                ComponentSnapshot {
+                    id: "completeness".into(),
+                    verdict: None,
+                    points: 150.0,
+                    max_points: 300.0,
+                },
+            ],
+            findings: vec![("high".into(), 2)],
+        }
+    }
+
     #[test]
     fn renders_the_required_series() {
         let m = Metrics::new().unwrap();
-        m.agency_index
-            .with_label_values(&["01", "province"])
-            .set(512.5);
+        m.publish(&[
+            snapshot("01", "province", 912.5, "met"),
+            snapshot("79", "province", 100.0, "partly"),
+            snapshot("BTC", "ministry", 0.0, "not_met"),
+        ]);
         m.cycle_duration.observe(3.0);
         m.cycles.with_label_values(&["finished"]).inc();
         m.fetch_errors.with_label_values(&["01", "timeout"]).inc();
         let text = m.render();
-        assert!(
-            text.contains("dtindex_agency_index{agency=\"01\",kind=\"province\"} 512.5"),
-            "{text}"
-        );
-        assert!(text.contains("dtindex_cycle_duration_seconds_count 1"));
-        assert!(text.contains("dtindex_cycles_total{outcome=\"finished\"} 1"));
-        assert!(text.contains("dtindex_cycles_total{outcome=\"failed\"} 0"));
-        assert!(text.contains("dtindex_fetch_errors_total{agency=\"01\",class=\"timeout\"} 1"));
-        assert!(text.contains("# HELP dtindex_schedule_skipped_ticks_total"));
+        for line in [
+            "dtindex_agency_index{agency=\"01\",kind=\"province\"} 912.5",
+            "dtindex_agency_band{agency=\"01\",band=\"excellent\",kind=\"province\"} 1",
+            "dtindex_agency_band{agency=\"01\",band=\"poor\",kind=\"province\"} 0",
+            "dtindex_agency_target_verdict{agency=\"79\",kind=\"province\",target=\"T1\"} 0.5",
+            "dtindex_agency_dimension_score{agency=\"01\",dimension=\"sufficient\",kind=\"province\"} 50",
+            "dtindex_agency_findings{agency=\"BTC\",kind=\"ministry\",severity=\"high\"} 2",
+            "dtindex_target_attainment_ratio{kind=\"province\",target=\"T1\"} 0.5",
+            "dtindex_target_attainment_ratio{kind=\"ministry\",target=\"T1\"} 0",
+            "dtindex_target_goal_ratio{target=\"T1\"} 1",
+            "dtindex_cycle_duration_seconds_count 1",
+            "dtindex_cycles_total{outcome=\"finished\"} 1",
+            "dtindex_cycles_total{outcome=\"failed\"} 0",
+            "dtindex_fetch_errors_total{agency=\"01\",class=\"timeout\"} 1",
+            "dtindex_build_info{version=\"",
+        ] {
+            assert!(text.contains(line), "missing {line} in\n{text}");
+        }
+        // Attainment over all agencies: 1 of 3 meets T1.
+        assert!(text.contains("dtindex_target_attainment_ratio{kind=\"all\",target=\"T1\"} 0.333"));
+    }
+
+    #[test]
+    fn agencies_that_left_disappear() {
+        let m = Metrics::new().unwrap();
+        m.publish(&[snapshot("01", "province", 1.0, "met")]);
+        m.publish(&[snapshot("79", "province", 1.0, "met")]);
+        let text = m.render();
+        assert!(!text.contains("agency=\"01\""));
+        assert!(text.contains("agency=\"79\""));
     }
 }

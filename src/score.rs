@@ -44,6 +44,46 @@ impl Weights {
     }
 }
 
+/// The targets of the national plan scored so far, with the share of agencies the plan
+/// expects to meet each (Decision 17/QĐ-UBQGCĐS, 2023: all agencies for T1 and T4).
+pub const TARGET_GOALS: &[(&str, f64)] = &[("T1", 1.0), ("T4", 1.0)];
+
+/// Where an index falls, for people who read words rather than numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Band {
+    Excellent,
+    Good,
+    Sufficient,
+    Poor,
+}
+
+impl Band {
+    pub const ALL: [Band; 4] = [Band::Excellent, Band::Good, Band::Sufficient, Band::Poor];
+
+    /// Lower bounds out of 1000: 850 excellent, 700 good, 500 sufficient.
+    pub fn of(index: f64) -> Band {
+        if index >= 850.0 {
+            Band::Excellent
+        } else if index >= 700.0 {
+            Band::Good
+        } else if index >= 500.0 {
+            Band::Sufficient
+        } else {
+            Band::Poor
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Band::Excellent => "excellent",
+            Band::Good => "good",
+            Band::Sufficient => "sufficient",
+            Band::Poor => "poor",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {

@@ -5,12 +5,34 @@ use std::path::Path;
 /// The exposition with every labelled family holding one series (an empty vector is
 /// not rendered at all).
 fn exported() -> String {
-    let m = dtindex::metrics::Metrics::new().unwrap();
-    m.agency_index
-        .with_label_values(&["01", "province"])
-        .set(1.0);
-    m.fetch_errors.with_label_values(&["01", "timeout"]).inc();
-    m.probe_failures.with_label_values(&["01", "status"]).inc();
+    use dtindex::metrics::{AgencySnapshot, ComponentSnapshot, Metrics};
+    let m = Metrics::new().unwrap();
+    let component = |id: &str, verdict: Option<&str>| ComponentSnapshot {
+        id: id.into(),
+        verdict: verdict.map(str::to_string),
+        points: 1.0,
+        max_points: 1.0,
+    };
+    m.publish(&[AgencySnapshot {
+        code: "01".into(),
+        kind: "province".into(),
+        index: 500.0,
+        datasets: 1,
+        components: vec![
+            component("T1", Some("met")),
+            component("completeness", None),
+        ],
+        findings: vec![],
+    }]);
+    for v in [&m.fetches, &m.fetch_errors, &m.probes, &m.probe_failures] {
+        v.with_label_values(&["01", "x"]).inc();
+    }
+    for h in [&m.fetch_duration, &m.probe_latency, &m.http_duration] {
+        h.with_label_values(&["01"]).observe(1.0);
+    }
+    m.http_requests
+        .with_label_values(&["/metrics", "GET", "200"])
+        .inc();
     m.render()
 }
 

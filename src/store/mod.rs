@@ -491,6 +491,53 @@ pub fn rankings(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<AgencyResultR
         .load(conn)
 }
 
+/// The latest finished cycle as the metrics show it, so a restarted daemon exports the same
+/// gauges before its first cycle ends.
+pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::AgencySnapshot>> {
+    use crate::metrics::{AgencySnapshot, ComponentSnapshot};
+    let Some(cycle) = latest_finished_cycle(conn)? else {
+        return Ok(Vec::new());
+    };
+    let rows = rankings(conn, cycle.id)?;
+    let components: Vec<ComponentRow> = agency_components::table
+        .filter(agency_components::cycle_id.eq(cycle.id))
+        .select(ComponentRow::as_select())
+        .load(conn)?;
+    let counts: Vec<(String, String, i64)> = findings::table
+        .filter(findings::cycle_id.eq(cycle.id))
+        .group_by((findings::agency_code, findings::severity))
+        .select((
+            findings::agency_code,
+            findings::severity,
+            diesel::dsl::count_star(),
+        ))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| AgencySnapshot {
+            components: components
+                .iter()
+                .filter(|c| c.agency_code == r.agency_code)
+                .map(|c| ComponentSnapshot {
+                    id: c.component.clone(),
+                    verdict: c.verdict.clone(),
+                    points: c.points,
+                    max_points: c.max_points,
+                })
+                .collect(),
+            findings: counts
+                .iter()
+                .filter(|(code, _, _)| *code == r.agency_code)
+                .map(|(_, severity, n)| (severity.clone(), *n))
+                .collect(),
+            code: r.agency_code,
+            kind: r.kind,
+            index: r.index_points,
+            datasets: r.datasets,
+        })
+        .collect())
+}
+
 /// Everything the latest finished cycle says about one agency.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgencyDetail {
