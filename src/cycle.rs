@@ -107,7 +107,12 @@ impl Crawler {
         }
 
         let duration = started.elapsed();
-        self.metrics.publish_ranked(&ranked);
+        // The gauges come from the store, as at start: one source for both, and the
+        // streaks that span cycles are only there.
+        match self.store.run(store::latest_snapshots).await {
+            Ok(snapshots) => self.metrics.publish(&snapshots),
+            Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
+        }
         self.metrics.count_observations(&observations);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();

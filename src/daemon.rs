@@ -41,6 +41,13 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
     let metrics = Metrics::new().context("creating the metrics registry")?;
     let latest = store.run(store::latest_snapshots).await?;
     metrics.publish(&latest);
+    if let Some(cycle) = store.run(store::latest_finished_cycle).await?
+        && let Some(finished) = cycle.finished_at
+    {
+        metrics
+            .last_success
+            .set(finished.and_utc().timestamp() as f64);
+    }
     Ok((store, metrics))
 }
 

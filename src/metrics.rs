@@ -13,9 +13,9 @@ use prometheus::{
 };
 
 use crate::observation::AgencyObservation;
-use crate::score::{Band, Ranked, TARGET_GOALS};
+use crate::score::{Band, TARGET_GOALS};
 
-/// What the gauges show of one agency: built from a cycle's ranking or read from the store.
+/// What the gauges show of one agency, as the store holds it after a finished cycle.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgencySnapshot {
     pub code: String,
@@ -25,6 +25,10 @@ pub struct AgencySnapshot {
     pub components: Vec<ComponentSnapshot>,
     /// Findings counted by severity.
     pub findings: Vec<(String, i64)>,
+    /// Cycles in a row, up to the latest, in which the catalog could not be read.
+    pub catalog_failures_in_a_row: i64,
+    /// Sharing services that did not answer in the latest cycle.
+    pub services_down: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -34,37 +38,6 @@ pub struct ComponentSnapshot {
     pub verdict: Option<String>,
     pub points: f64,
     pub max_points: f64,
-}
-
-impl AgencySnapshot {
-    pub fn from_ranked(r: &Ranked) -> AgencySnapshot {
-        let mut findings: Vec<(String, i64)> = Vec::new();
-        for f in &r.score.findings {
-            let severity = f.severity.as_str();
-            match findings.iter_mut().find(|(s, _)| s == severity) {
-                Some((_, n)) => *n += 1,
-                None => findings.push((severity.to_string(), 1)),
-            }
-        }
-        AgencySnapshot {
-            code: r.score.code.clone(),
-            kind: r.score.kind.as_str().to_string(),
-            index: r.score.index,
-            datasets: r.score.datasets as i64,
-            components: r
-                .score
-                .components
-                .iter()
-                .map(|c| ComponentSnapshot {
-                    id: c.id.clone(),
-                    verdict: c.verdict.map(|v| v.as_str().to_string()),
-                    points: c.points,
-                    max_points: c.max_points,
-                })
-                .collect(),
-            findings,
-        }
-    }
 }
 
 /// The quality dimension a component measures, for the `dimension` label.
@@ -92,6 +65,8 @@ pub struct Metrics {
     pub agency_dimension: GaugeVec,
     pub agency_datasets: GaugeVec,
     pub agency_findings: IntGaugeVec,
+    pub catalog_failure_streak: GaugeVec,
+    pub services_down: GaugeVec,
     pub attainment: GaugeVec,
     pub target_goal: GaugeVec,
     pub cycle_duration: Histogram,
@@ -168,6 +143,16 @@ impl Metrics {
             &["agency", "kind", "severity"],
         )?;
         registry.register(Box::new(agency_findings.clone()))?;
+        let catalog_failure_streak = gauge(
+            "dtindex_agency_catalog_failed_cycles",
+            "Finished cycles in a row, up to the latest, in which the agency's published catalog could not be read.",
+            agency,
+        )?;
+        let services_down = gauge(
+            "dtindex_agency_services_down",
+            "The agency's sharing services that did not answer in the latest finished cycle.",
+            agency,
+        )?;
         let attainment = gauge(
             "dtindex_target_attainment_ratio",
             "Share of agencies meeting a national target, by kind (ministry, province, all).",
@@ -267,6 +252,8 @@ impl Metrics {
             agency_dimension,
             agency_datasets,
             agency_findings,
+            catalog_failure_streak,
+            services_down,
             attainment,
             target_goal,
             cycle_duration,
@@ -293,6 +280,8 @@ impl Metrics {
             &self.agency_target,
             &self.agency_dimension,
             &self.agency_datasets,
+            &self.catalog_failure_streak,
+            &self.services_down,
             &self.attainment,
         ] {
             g.reset();
@@ -306,6 +295,12 @@ impl Metrics {
             self.agency_datasets
                 .with_label_values(&[code, kind])
                 .set(a.datasets as f64);
+            self.catalog_failure_streak
+                .with_label_values(&[code, kind])
+                .set(a.catalog_failures_in_a_row as f64);
+            self.services_down
+                .with_label_values(&[code, kind])
+                .set(a.services_down as f64);
             let band = Band::of(a.index);
             for b in Band::ALL {
                 let on = if b == band { 1.0 } else { 0.0 };
@@ -359,12 +354,6 @@ impl Metrics {
                     .set(met as f64 / of_kind.len() as f64);
             }
         }
-    }
-
-    pub fn publish_ranked(&self, ranked: &[Ranked]) {
-        let snapshots: Vec<AgencySnapshot> =
-            ranked.iter().map(AgencySnapshot::from_ranked).collect();
-        self.publish(&snapshots);
     }
 
     /// Counts what each agency's harvest and probes gave.
@@ -439,6 +428,8 @@ mod tests {
                 },
             ],
             findings: vec![("high".into(), 2)],
+            catalog_failures_in_a_row: 0,
+            services_down: 1,
         }
     }
 
@@ -460,6 +451,8 @@ mod tests {
             "dtindex_agency_band{agency=\"01\",band=\"poor\",kind=\"province\"} 0",
             "dtindex_agency_target_verdict{agency=\"79\",kind=\"province\",target=\"T1\"} 0.5",
             "dtindex_agency_dimension_score{agency=\"01\",dimension=\"sufficient\",kind=\"province\"} 50",
+            "dtindex_agency_services_down{agency=\"01\",kind=\"province\"} 1",
+            "dtindex_agency_catalog_failed_cycles{agency=\"01\",kind=\"province\"} 0",
             "dtindex_agency_findings{agency=\"BTC\",kind=\"ministry\",severity=\"high\"} 2",
             "dtindex_target_attainment_ratio{kind=\"province\",target=\"T1\"} 0.5",
             "dtindex_target_attainment_ratio{kind=\"ministry\",target=\"T1\"} 0",

@@ -23,6 +23,8 @@ fn exported() -> String {
             component("completeness", None),
         ],
         findings: vec![],
+        catalog_failures_in_a_row: 0,
+        services_down: 0,
     }]);
     for v in [&m.fetches, &m.fetch_errors, &m.probes, &m.probe_failures] {
         v.with_label_values(&["01", "x"]).inc();

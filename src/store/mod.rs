@@ -12,7 +12,7 @@
 
 mod schema;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -491,6 +491,44 @@ pub fn rankings(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<AgencyResultR
         .load(conn)
 }
 
+/// How many of the latest finished cycles in a row each agency's published catalog could
+/// not be read (fetched or parsed), looking back at most [`STREAK_WINDOW`] cycles.
+pub fn failure_streaks(conn: &mut Conn) -> QueryResult<HashMap<String, i64>> {
+    let recent: Vec<i64> = cycles::table
+        .filter(cycles::status.eq("finished"))
+        .order(cycles::id.desc())
+        .limit(STREAK_WINDOW)
+        .select(cycles::id)
+        .load(conn)?;
+    let rows: Vec<(i64, String, String)> = catalog_fetches::table
+        .filter(catalog_fetches::cycle_id.eq_any(&recent))
+        .select((
+            catalog_fetches::cycle_id,
+            catalog_fetches::agency_code,
+            catalog_fetches::outcome,
+        ))
+        .load(conn)?;
+    let mut streaks: HashMap<String, i64> = HashMap::new();
+    let mut ended: HashSet<String> = HashSet::new();
+    // Newest cycle first: a streak ends at the first cycle the catalog was read.
+    for cycle in &recent {
+        for (_, code, outcome) in rows.iter().filter(|(c, _, _)| c == cycle) {
+            if ended.contains(code) {
+                continue;
+            }
+            if outcome == "fetch_failed" || outcome == "parse_failed" {
+                *streaks.entry(code.clone()).or_default() += 1;
+            } else {
+                ended.insert(code.clone());
+            }
+        }
+    }
+    Ok(streaks)
+}
+
+/// Cycles looked back on for failure streaks.
+pub const STREAK_WINDOW: i64 = 30;
+
 /// The latest finished cycle as the metrics show it, so a restarted daemon exports the same
 /// gauges before its first cycle ends.
 pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::AgencySnapshot>> {
@@ -512,9 +550,21 @@ pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::Agen
             diesel::dsl::count_star(),
         ))
         .load(conn)?;
+    let streaks = failure_streaks(conn)?;
+    let down: Vec<(String, i64)> = service_probes::table
+        .filter(service_probes::cycle_id.eq(cycle.id))
+        .filter(service_probes::failure_class.is_not_null())
+        .group_by(service_probes::agency_code)
+        .select((service_probes::agency_code, diesel::dsl::count_star()))
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| AgencySnapshot {
+            catalog_failures_in_a_row: streaks.get(&r.agency_code).copied().unwrap_or(0),
+            services_down: down
+                .iter()
+                .find(|(c, _)| *c == r.agency_code)
+                .map_or(0, |(_, n)| *n),
             components: components
                 .iter()
                 .filter(|c| c.agency_code == r.agency_code)
@@ -691,6 +741,56 @@ mod tests {
         assert_eq!(store.run(abandon_unfinished).await.unwrap(), 1);
         assert_eq!(store.run(|c| cycle_count(c, "abandoned")).await.unwrap(), 1);
         assert_eq!(store.run(latest_finished_cycle).await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn failure_streaks_count_back_to_the_last_readable_catalog() {
+        use crate::observation::{Failure, FailureClass};
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("dt.sqlite").display()
+        ))
+        .unwrap();
+        let failed = CatalogOutcome::FetchFailed(Failure {
+            class: FailureClass::Timeout,
+            message: "slow".into(),
+        });
+        // Oldest first: 01 fails, is read, then fails twice; 02 is never published.
+        for outcome01 in [
+            failed.clone(),
+            CatalogOutcome::Parsed,
+            failed.clone(),
+            failed,
+        ] {
+            let mut a = observation("01");
+            a.catalog.outcome = outcome01;
+            let obs = vec![a, observation("02")];
+            let ranked = rank(obs.iter().map(|o| assess(o, &Weights::default())).collect());
+            store
+                .run(move |c| {
+                    let id = begin_cycle(c)?;
+                    let results = CycleResults {
+                        ranked: &ranked,
+                        observations: &obs,
+                        states: &[],
+                    };
+                    finish_cycle(c, id, &results)
+                })
+                .await
+                .unwrap();
+        }
+        let streaks = store.run(failure_streaks).await.unwrap();
+        assert_eq!(streaks.get("01"), Some(&2));
+        assert_eq!(
+            streaks.get("02"),
+            None,
+            "publishing nothing is not a failure to read"
+        );
+        let snapshots = store.run(latest_snapshots).await.unwrap();
+        let s01 = snapshots.iter().find(|s| s.code == "01").unwrap();
+        assert_eq!(s01.catalog_failures_in_a_row, 2);
+        assert!(s01.findings.iter().any(|(sev, n)| sev == "high" && *n >= 1));
     }
 
     #[test]
