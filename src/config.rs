@@ -449,12 +449,50 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
     toml::to_string(&file)
 }
 
+/// What a running daemon reloads on SIGHUP: the registry and the scoring weights. A cycle
+/// takes the current one when it starts and keeps it to the end, so a reload never mixes
+/// two registries in one cycle.
+#[derive(Clone)]
+pub struct Live(std::sync::Arc<std::sync::RwLock<std::sync::Arc<LiveConfig>>>);
+
+#[derive(Debug)]
+pub struct LiveConfig {
+    pub registry: Registry,
+    pub weights: crate::score::Weights,
+}
+
+impl Live {
+    pub fn new(registry: Registry, weights: crate::score::Weights) -> Live {
+        Live(std::sync::Arc::new(std::sync::RwLock::new(
+            std::sync::Arc::new(LiveConfig { registry, weights }),
+        )))
+    }
+
+    pub fn current(&self) -> std::sync::Arc<LiveConfig> {
+        // A poisoned lock only means a writer panicked mid-swap of an Arc: the value is whole.
+        match self.0.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    pub fn replace(&self, registry: Registry, weights: crate::score::Weights) {
+        let next = std::sync::Arc::new(LiveConfig { registry, weights });
+        match self.0.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------
 // The daemon's settings
 
 /// Everything the daemon needs besides the registry.
 #[derive(Debug, Clone)]
 pub struct Settings {
+    /// The file these settings were read from, reread on SIGHUP; `None` for built-in ones.
+    pub source: Option<PathBuf>,
     /// Where the registry lives; `None` means the built-in one.
     pub registry: Option<PathBuf>,
     pub listen: SocketAddr,
@@ -510,6 +548,7 @@ impl Settings {
     /// Defaults for a daemon keeping its state in `state_dir`.
     pub fn with_state_dir(state_dir: PathBuf) -> Settings {
         Settings {
+            source: None,
             registry: None,
             listen: DEFAULT_LISTEN
                 .parse()
@@ -546,6 +585,7 @@ impl Settings {
             .map(PathBuf::from)
             .unwrap_or_else(|| PathBuf::from(DEFAULT_STATE_DIR));
         let mut settings = Settings::with_state_dir(state_default);
+        settings.source = Some(file.to_path_buf());
         let mut database_url: Option<Spanned<String>> = None;
 
         for (key, value) in doc.into_inner() {

@@ -14,6 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use crate::config::Live;
 use crate::fetch::Fetcher;
 use crate::harvest::HarvestState;
 use crate::metrics::Metrics;
@@ -21,17 +22,17 @@ use crate::observation::{
     AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation,
 };
 use crate::registry::{Agency, Registry};
-use crate::score::{self, Ranked, Weights};
+use crate::score::{self, Ranked};
 use crate::store::{self, Store, StoreError};
 use crate::{harvest, probe};
 
 /// What a cycle needs; shared by the scheduler, the CLI's `crawl` and the tests.
 pub struct Crawler {
-    pub registry: Arc<Registry>,
+    /// The registry and weights; reloaded on SIGHUP.
+    pub live: Live,
     pub fetcher: Fetcher,
     pub store: Store,
     pub metrics: Metrics,
-    pub weights: Weights,
     pub concurrency: usize,
     pub agency_deadline: Duration,
 }
@@ -71,11 +72,12 @@ impl Crawler {
         started: Instant,
         cancel: &CancellationToken,
     ) -> Result<CycleReport, CycleError> {
-        tracing::info!(agencies = self.registry.agencies.len(), "cycle started");
+        let live = self.live.current();
+        tracing::info!(agencies = live.registry.agencies.len(), "cycle started");
 
         let previous = self.store.run(store::load_harvest_states).await?;
         let (observations, states) = tokio::select! {
-            obs = self.observe_all(&previous) => obs,
+            obs = self.observe_all(&live.registry, &previous) => obs,
             _ = cancel.cancelled() => {
                 self.abandon(cycle_id).await;
                 return Err(CycleError::Cancelled);
@@ -83,7 +85,7 @@ impl Crawler {
         };
         let scores = observations
             .iter()
-            .map(|o| score::assess(o, &self.weights))
+            .map(|o| score::assess(o, &live.weights))
             .collect();
         let ranked = score::rank(scores);
 
@@ -144,11 +146,12 @@ impl Crawler {
     /// each agency whose catalog was read. Dropping the future aborts the tasks.
     pub async fn observe_all(
         &self,
+        registry: &Registry,
         previous: &HashMap<String, HarvestState>,
     ) -> (Vec<AgencyObservation>, Vec<(String, HarvestState)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
-        for (i, agency) in self.registry.agencies.iter().enumerate() {
+        for (i, agency) in registry.agencies.iter().enumerate() {
             let agency = agency.clone();
             let fetcher = self.fetcher.clone();
             let permits = permits.clone();
@@ -174,7 +177,7 @@ impl Crawler {
             );
         }
         let mut slots: Vec<Option<(AgencyObservation, Option<HarvestState>)>> =
-            vec![None; self.registry.agencies.len()];
+            vec![None; registry.agencies.len()];
         while let Some(joined) = tasks.join_next().await {
             match joined {
                 Ok((i, obs)) => slots[i] = Some(obs),
@@ -184,7 +187,7 @@ impl Crawler {
         // A task that panicked left its slot empty: the agency still gets a result.
         let mut observations = Vec::with_capacity(slots.len());
         let mut states = Vec::new();
-        for (slot, agency) in slots.into_iter().zip(self.registry.agencies.iter()) {
+        for (slot, agency) in slots.into_iter().zip(registry.agencies.iter()) {
             let failed = || {
                 (
                     cut_off(

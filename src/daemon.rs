@@ -6,6 +6,7 @@
 //! the next start serves the last finished one.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,7 +14,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Settings;
+use crate::config::{Live, Settings};
 use crate::cycle::{Crawler, CycleError};
 use crate::fetch::Fetcher;
 use crate::http::{self, AppState};
@@ -53,16 +54,15 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
 
 pub fn crawler(
     settings: &Settings,
-    registry: Arc<Registry>,
+    live: Live,
     store: Store,
     metrics: Metrics,
 ) -> anyhow::Result<Crawler> {
     Ok(Crawler {
-        registry,
+        live,
         fetcher: Fetcher::new(&settings.crawl).context("building the HTTP client")?,
         store,
         metrics,
-        weights: settings.weights.clone(),
         concurrency: settings.crawl.concurrency,
         agency_deadline: settings.crawl.agency_deadline,
     })
@@ -75,14 +75,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let registry = Arc::new(registry);
+    let live = Live::new(registry, settings.weights.clone());
     let (store, metrics) = open_store(&settings).await?;
     let crawler = Arc::new(crawler(
         &settings,
-        registry.clone(),
+        live.clone(),
         store.clone(),
         metrics.clone(),
     )?);
+    reload_on_sighup(settings.source.clone(), live.clone(), shutdown.clone());
 
     let flight = SingleFlight::default();
     let cycles_cancel = shutdown.child_token();
@@ -123,7 +124,7 @@ pub async fn run(
     let app = http::router(AppState {
         store,
         metrics,
-        registry,
+        live,
     });
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, cron = %settings.schedule.cron, "dtindex serving");
@@ -173,6 +174,46 @@ async fn pet_watchdog(store: Store) {
             }
         }
     }
+}
+
+/// Rereads the settings file and its registry on SIGHUP, and swaps them in for the next
+/// cycle and the API. A file with errors is reported and the running configuration kept.
+fn reload_on_sighup(source: Option<PathBuf>, live: Live, shutdown: CancellationToken) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hup = match signal(SignalKind::hangup()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGHUP; reloading is off");
+                return;
+            }
+        };
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                got = hup.recv() => if got.is_none() { return },
+            }
+            let Some(path) = &source else {
+                tracing::warn!("SIGHUP: running on built-in settings, nothing to reload");
+                continue;
+            };
+            match Settings::load(path).and_then(|s| Ok((s.load_registry()?, s.weights))) {
+                Ok((registry, weights)) => {
+                    tracing::info!(
+                        agencies = registry.agencies.len(),
+                        "SIGHUP: registry and weights reloaded"
+                    );
+                    live.replace(registry, weights);
+                }
+                Err(e) => tracing::error!(
+                    "SIGHUP: configuration not reloaded, the running one is kept:\n{e}"
+                ),
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = (source, live, shutdown);
 }
 
 /// Fires `token` on SIGTERM or Ctrl-C.

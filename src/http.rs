@@ -3,8 +3,6 @@
 //! Everything is read from the store's latest finished cycle, so any daemon sharing the
 //! database answers the same, and a cycle in progress is never half-visible.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -14,14 +12,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::metrics::Metrics;
-use crate::registry::{AgencyKind, Registry};
+use crate::registry::AgencyKind;
 use crate::store::{self, AgencyResultRow, CycleRow, Store, StoreError};
 
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
-    pub registry: Arc<Registry>,
+    pub live: crate::config::Live,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -221,11 +219,17 @@ async fn rankings(
 
 /// Resolves `{code}` against the registry: an unknown agency is a 404.
 fn known(state: &AppState, code: &str) -> Result<crate::registry::Agency, ApiError> {
-    state.registry.get(code).cloned().ok_or_else(|| {
-        ApiError::not_found(format!(
-            "no agency with code `{code}`; see /api/v1/rankings"
-        ))
-    })
+    state
+        .live
+        .current()
+        .registry
+        .get(code)
+        .cloned()
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no agency with code `{code}`; see /api/v1/rankings"
+            ))
+        })
 }
 
 async fn agency(

@@ -164,9 +164,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Crawl { config } => {
             let settings = load_settings(config.as_deref())?;
-            let registry = Arc::new(settings.load_registry()?);
+            let live = config::Live::new(settings.load_registry()?, settings.weights.clone());
             let (store, metrics) = daemon::open_store(&settings).await?;
-            let crawler = daemon::crawler(&settings, registry, store, metrics)?;
+            let crawler = daemon::crawler(&settings, live, store, metrics)?;
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
             let report = crawler.run_cycle(&shutdown).await?;

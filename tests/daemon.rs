@@ -70,9 +70,7 @@ fn promtool_accepts(metrics: &str) {
 }
 
 fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
-    let pid = proc.0.id().to_string();
-    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-    assert!(sent.success());
+    signal(proc, "-TERM");
     proc.0.wait().unwrap()
 }
 
@@ -234,5 +232,42 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     assert!(history[0]["cycle"]["id"].as_i64() < history[1]["cycle"]["id"].as_i64());
     // The same seed and federation give the same index both times.
     assert_eq!(history[0]["index"], history[1]["index"]);
+    // SIGHUP: a registry with errors is refused and the running one kept; a valid one
+    // replaces it without a restart.
+    let original = std::fs::read_to_string(&registry).unwrap();
+    std::fs::write(
+        &registry,
+        original.replacen("kind = \"ministry\"", "kind = \"bureau\"", 1),
+    )
+    .unwrap();
+    signal(&daemon, "-HUP");
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
+    assert_eq!(status, 200, "the daemon keeps serving after a bad reload");
+    let without_hanoi: String = original
+        .split("[[agency]]")
+        .filter(|block| !block.contains("code = \"01\""))
+        .collect::<Vec<_>>()
+        .join("[[agency]]");
+    std::fs::write(&registry, without_hanoi).unwrap();
+    signal(&daemon, "-HUP");
+    eventually("the reloaded registry", || async {
+        let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
+        (status == 404).then_some(())
+    })
+    .await;
+    let (status, _) = get_json(&format!("{base}/api/v1/agencies/79")).await;
+    assert_eq!(status, 200);
     assert!(sigterm(&mut daemon).success());
+}
+
+fn signal(proc: &Proc, which: &str) {
+    let pid = proc.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([which, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
 }

@@ -5,7 +5,6 @@
 
 use std::io::Write as _;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -161,7 +160,8 @@ fn settings(dir: &std::path::Path) -> Settings {
 
 async fn crawler(settings: &Settings, agencies: Vec<Agency>) -> Crawler {
     let (store, metrics) = daemon::open_store(settings).await.unwrap();
-    daemon::crawler(settings, Arc::new(Registry { agencies }), store, metrics).unwrap()
+    let live = dtindex::config::Live::new(Registry { agencies }, settings.weights.clone());
+    daemon::crawler(settings, live, store, metrics).unwrap()
 }
 
 #[tokio::test]
@@ -200,7 +200,9 @@ async fn each_hostile_endpoint_is_a_finding_and_the_cycle_completes() {
     let dir = tempfile::tempdir().unwrap();
     let settings = settings(dir.path());
     let crawler = crawler(&settings, agencies.clone()).await;
-    let (observations, _) = crawler.observe_all(&Default::default()).await;
+    let (observations, _) = crawler
+        .observe_all(&crawler.live.current().registry, &Default::default())
+        .await;
     let by_code = |code: &str| observations.iter().find(|o| o.code == code).unwrap();
 
     let class = |code: &str| match &by_code(code).catalog.outcome {
@@ -293,7 +295,9 @@ async fn an_agency_over_its_deadline_is_cut_off_without_stalling_the_others() {
         ],
     )
     .await;
-    let (observations, _) = crawler.observe_all(&Default::default()).await;
+    let (observations, _) = crawler
+        .observe_all(&crawler.live.current().registry, &Default::default())
+        .await;
     match &observations[0].catalog.outcome {
         CatalogOutcome::FetchFailed(f) => assert_eq!(f.class, FailureClass::Deadline),
         other => panic!("expected the deadline, got {other:?}"),
