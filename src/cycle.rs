@@ -171,6 +171,15 @@ impl Crawler {
                         );
                         (cut_off(&agency, why), None)
                     });
+                    let (o, _) = &obs;
+                    tracing::info!(
+                        catalog = o.catalog.outcome.as_str(),
+                        unchanged = o.catalog.unchanged,
+                        datasets = o.catalog.datasets,
+                        services_up = o.services.iter().filter(|p| p.is_up()).count(),
+                        services_down = o.services.iter().filter(|p| !p.is_up()).count(),
+                        "agency observed"
+                    );
                     (i, obs)
                 }
                 .instrument(span),
