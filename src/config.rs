@@ -524,6 +524,9 @@ pub struct CrawlSettings {
     /// Largest catalog body accepted, after decompression.
     pub max_body_bytes: u64,
     pub max_redirects: usize,
+    /// Certificate authorities trusted besides the system's (PEM), e.g. a government PKI
+    /// that browsers do not ship, or the simulator's.
+    pub extra_roots_pem: Vec<String>,
 }
 
 impl Default for CrawlSettings {
@@ -536,6 +539,7 @@ impl Default for CrawlSettings {
             agency_deadline: Duration::from_secs(300),
             max_body_bytes: 64 * 1024 * 1024,
             max_redirects: 10,
+            extra_roots_pem: Vec::new(),
         }
     }
 }
@@ -659,7 +663,7 @@ impl Settings {
                 }
                 "crawl" => {
                     if let Some(c) = rep.decode::<RawCrawl>(value, help) {
-                        apply_crawl(&mut rep, &mut settings.crawl, c);
+                        apply_crawl(&mut rep, &mut settings.crawl, c, base);
                     }
                 }
                 "scoring" => {
@@ -708,7 +712,7 @@ const SECTION_HELP: &[(&str, &str)] = &[
     (
         "crawl",
         "[crawl] takes concurrency, connect_timeout_secs, read_timeout_secs, total_timeout_secs, \
-         agency_deadline_secs, max_body_bytes, max_redirects (all positive integers)",
+         agency_deadline_secs, max_body_bytes, max_redirects (positive integers) and extra_ca_file (a path)",
     ),
     (
         "scoring",
@@ -751,6 +755,7 @@ struct RawCrawl {
     agency_deadline_secs: Option<Spanned<u64>>,
     max_body_bytes: Option<Spanned<u64>>,
     max_redirects: Option<Spanned<u64>>,
+    extra_ca_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -774,7 +779,7 @@ fn positive(rep: &mut Reporter<'_>, value: Option<Spanned<u64>>, name: &str) -> 
     Some(*value.get_ref())
 }
 
-fn apply_crawl(rep: &mut Reporter<'_>, crawl: &mut CrawlSettings, raw: RawCrawl) {
+fn apply_crawl(rep: &mut Reporter<'_>, crawl: &mut CrawlSettings, raw: RawCrawl, base: &Path) {
     let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
     if let Some(n) = positive(rep, raw.concurrency, "concurrency") {
         crawl.concurrency = to_usize(n);
@@ -796,6 +801,24 @@ fn apply_crawl(rep: &mut Reporter<'_>, crawl: &mut CrawlSettings, raw: RawCrawl)
     }
     if let Some(r) = raw.max_redirects {
         crawl.max_redirects = to_usize(*r.get_ref());
+    }
+    if let Some(file) = raw.extra_ca_file {
+        let path = base.join(file.get_ref());
+        match std::fs::read_to_string(&path) {
+            Ok(pem) if pem.contains("-----BEGIN CERTIFICATE-----") => {
+                crawl.extra_roots_pem.push(pem)
+            }
+            Ok(_) => rep.error(
+                file.span(),
+                format!("{} holds no PEM certificate", path.display()),
+                "give a file with one or more -----BEGIN CERTIFICATE----- blocks",
+            ),
+            Err(e) => rep.error(
+                file.span(),
+                format!("cannot read {}: {e}", path.display()),
+                "give the path of a PEM file of CA certificates, relative to this file",
+            ),
+        }
     }
 }
 

@@ -269,6 +269,7 @@ fn cut_off(agency: &Agency, message: String) -> AgencyObservation {
                 http_status: None,
                 latency_ms: 0,
                 failure: Some(failure.clone()),
+                tls_expires_at: None,
             })
             .collect(),
     }

@@ -140,7 +140,14 @@ impl Fetcher {
                 attempt.follow()
             }
         });
+        let mut roots = Vec::new();
+        for pem in &settings.extra_roots_pem {
+            roots.extend(reqwest::Certificate::from_pem_bundle(pem.as_bytes())?);
+        }
         let client = Client::builder()
+            .tls_certs_merge(roots)
+            // Keeps the peer certificate on each response, for its expiry date.
+            .tls_info(true)
             .user_agent(USER_AGENT)
             .connect_timeout(settings.connect_timeout)
             .read_timeout(settings.read_timeout)

@@ -4,7 +4,6 @@ use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -16,7 +15,7 @@ use tracing_subscriber::EnvFilter;
 use dtindex::config::{self, Settings};
 use dtindex::registry::AgencyKind;
 use dtindex::registry::{CatalogFormat, Registry};
-use dtindex::simulate::{self, Federation};
+use dtindex::simulate;
 use dtindex::{daemon, inspect};
 
 #[derive(Parser)]
@@ -214,26 +213,30 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             seed,
             write_registry,
         } => {
-            let registry = Registry::builtin();
-            let federation = Arc::new(Federation::plan(&registry, seed));
             let listener = bind(listen, "simulated federation").await?;
-            let base = url::Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+            let sim = simulate::launch(&Registry::builtin(), seed, listener).await?;
+            println!(
+                "HTTPS services at {} (CA: see --write-registry)",
+                sim.tls_base
+            );
             if let Some(path) = write_registry {
-                let pointed =
-                    federation.registry_for(&registry, &base, simulate::refused_address()?);
-                std::fs::write(&path, config::registry_to_toml(&pointed)?)
+                std::fs::write(&path, config::registry_to_toml(&sim.registry)?)
                     .with_context(|| format!("writing {}", path.display()))?;
+                // Beside the registry, so a daemon can trust the simulator's HTTPS services
+                // with `[crawl] extra_ca_file = "simulator-ca.pem"`.
+                let ca = path.with_file_name("simulator-ca.pem");
+                std::fs::write(&ca, &sim.ca_pem)
+                    .with_context(|| format!("writing {}", ca.display()))?;
                 println!(
-                    "registry pointing at the simulator written to {}",
-                    path.display()
+                    "registry pointing at the simulator written to {} (its CA: {})",
+                    path.display(),
+                    ca.display()
                 );
             }
+            std::io::stdout().flush().ok();
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
-            tokio::select! {
-                served = simulate::serve(listener, federation) => served?,
-                _ = shutdown.cancelled() => {}
-            }
+            shutdown.cancelled().await;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {
@@ -241,13 +244,12 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             seed,
         } => {
-            let registry = Registry::builtin();
-            let federation = Arc::new(Federation::plan(&registry, seed));
-            let sim_listener = TcpListener::bind("127.0.0.1:0").await?;
-            let base = url::Url::parse(&format!("http://{}/", sim_listener.local_addr()?))?;
-            let pointed = federation.registry_for(&registry, &base, simulate::refused_address()?);
-            tokio::spawn(simulate::serve(sim_listener, federation));
-
+            let sim = simulate::launch(
+                &Registry::builtin(),
+                seed,
+                TcpListener::bind("127.0.0.1:0").await?,
+            )
+            .await?;
             let mut settings = Settings::with_state_dir(data_dir);
             settings.listen = listen;
             // The simulator answers in milliseconds; a demo cycle every ten minutes shows
@@ -255,11 +257,14 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             settings.schedule.cron = "0 */10 * * * *".to_string();
             settings.crawl.total_timeout = Duration::from_secs(10);
             settings.crawl.agency_deadline = Duration::from_secs(30);
+            settings.crawl.extra_roots_pem = vec![sim.ca_pem.clone()];
             let listener = bind(settings.listen, "daemon").await?;
             let addr = listener.local_addr()?;
             println!(
-                "dtindex demo: {} simulated agencies (seed {seed}) at {base}",
-                pointed.agencies.len()
+                "dtindex demo: {} simulated agencies (seed {seed}) at {} and {}",
+                sim.registry.agencies.len(),
+                sim.base,
+                sim.tls_base
             );
             println!("  rankings:  http://{addr}/api/v1/rankings");
             println!("  an agency: http://{addr}/api/v1/agencies/01  (…/findings, …/history)");
@@ -269,7 +274,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             std::io::stdout().flush().ok();
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
-            daemon::run(settings, pointed, listener, shutdown).await?;
+            daemon::run(settings, sim.registry, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -29,6 +29,8 @@ pub struct AgencySnapshot {
     pub catalog_failures_in_a_row: i64,
     /// Sharing services that did not answer in the latest cycle.
     pub services_down: i64,
+    /// The earliest expiry of the agency's services' TLS certificates (Unix seconds).
+    pub tls_expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -67,6 +69,7 @@ pub struct Metrics {
     pub agency_findings: IntGaugeVec,
     pub catalog_failure_streak: GaugeVec,
     pub services_down: GaugeVec,
+    pub certificate_expiry: GaugeVec,
     pub attainment: GaugeVec,
     pub target_goal: GaugeVec,
     pub cycle_duration: Histogram,
@@ -151,6 +154,11 @@ impl Metrics {
         let services_down = gauge(
             "dtindex_agency_services_down",
             "The agency's sharing services that did not answer in the latest finished cycle.",
+            agency,
+        )?;
+        let certificate_expiry = gauge(
+            "dtindex_agency_certificate_expiry_timestamp_seconds",
+            "When the first of the agency's HTTPS sharing services' certificates expires (Unix time).",
             agency,
         )?;
         let attainment = gauge(
@@ -254,6 +262,7 @@ impl Metrics {
             agency_findings,
             catalog_failure_streak,
             services_down,
+            certificate_expiry,
             attainment,
             target_goal,
             cycle_duration,
@@ -282,6 +291,7 @@ impl Metrics {
             &self.agency_datasets,
             &self.catalog_failure_streak,
             &self.services_down,
+            &self.certificate_expiry,
             &self.attainment,
         ] {
             g.reset();
@@ -301,6 +311,11 @@ impl Metrics {
             self.services_down
                 .with_label_values(&[code, kind])
                 .set(a.services_down as f64);
+            if let Some(t) = a.tls_expires_at {
+                self.certificate_expiry
+                    .with_label_values(&[code, kind])
+                    .set(t as f64);
+            }
             let band = Band::of(a.index);
             for b in Band::ALL {
                 let on = if b == band { 1.0 } else { 0.0 };
@@ -430,6 +445,7 @@ mod tests {
             findings: vec![("high".into(), 2)],
             catalog_failures_in_a_row: 0,
             services_down: 1,
+            tls_expires_at: Some(1_900_000_000),
         }
     }
 
@@ -452,6 +468,7 @@ mod tests {
             "dtindex_agency_target_verdict{agency=\"79\",kind=\"province\",target=\"T1\"} 0.5",
             "dtindex_agency_dimension_score{agency=\"01\",dimension=\"sufficient\",kind=\"province\"} 50",
             "dtindex_agency_services_down{agency=\"01\",kind=\"province\"} 1",
+            "dtindex_agency_certificate_expiry_timestamp_seconds{agency=\"01\",kind=\"province\"} 1900000000",
             "dtindex_agency_catalog_failed_cycles{agency=\"01\",kind=\"province\"} 0",
             "dtindex_agency_findings{agency=\"BTC\",kind=\"ministry\",severity=\"high\"} 2",
             "dtindex_target_attainment_ratio{kind=\"province\",target=\"T1\"} 0.5",

@@ -143,6 +143,8 @@ pub struct ProbeObservation {
     pub latency_ms: u64,
     /// `None` when the service answered with a success status.
     pub failure: Option<Failure>,
+    /// When the service's TLS certificate expires (Unix seconds), for HTTPS services.
+    pub tls_expires_at: Option<i64>,
 }
 
 impl ProbeObservation {

@@ -718,6 +718,7 @@ mod tests {
                         class: FailureClass::Status,
                         message: "HTTP 500".into(),
                     }),
+                    tls_expires_at: None,
                 })
                 .collect(),
         }

@@ -27,6 +27,8 @@ cron = "0 0 0 1 1 *"
 run_at_start = true
 [crawl]
 total_timeout_secs = 10
+# The simulator's HTTPS services are signed by its own CA, written beside the registry.
+extra_ca_file = "simulator-ca.pem"
 "#,
     )
     .unwrap();

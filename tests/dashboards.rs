@@ -25,6 +25,7 @@ fn exported() -> String {
         findings: vec![],
         catalog_failures_in_a_row: 0,
         services_down: 0,
+        tls_expires_at: Some(1),
     }]);
     for v in [&m.fetches, &m.fetch_errors, &m.probes, &m.probe_failures] {
         v.with_label_values(&["01", "x"]).inc();

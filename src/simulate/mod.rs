@@ -23,6 +23,7 @@ use url::Url;
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
 
 mod render;
+pub mod tls;
 pub use render::SimRecord;
 
 /// Datasets per page of a paged (Turtle, CKAN) simulated catalog.
@@ -185,8 +186,15 @@ impl Federation {
     }
 
     /// The registry with each agency's endpoints pointing at the simulator on `base`.
-    /// Services of broken agencies point at `refused`, a port where nothing listens.
-    pub fn registry_for(&self, registry: &Registry, base: &Url, refused: SocketAddr) -> Registry {
+    /// Services of broken agencies point at `refused`, a port where nothing listens; the
+    /// first service of exemplary agencies answers over HTTPS on `tls_base`, when given.
+    pub fn registry_for(
+        &self,
+        registry: &Registry,
+        base: &Url,
+        refused: SocketAddr,
+        tls_base: Option<&Url>,
+    ) -> Registry {
         let mut out = registry.clone();
         for agency in &mut out.agencies {
             let Some(sim) = self.agency(&agency.code) else {
@@ -208,6 +216,8 @@ impl Federation {
                 .filter_map(|i| {
                     let url = if sim.profile == Profile::Broken {
                         Url::parse(&format!("http://{refused}/{}/services/{i}", sim.code)).ok()
+                    } else if let (Profile::Exemplary, 0, Some(tls)) = (sim.profile, i, tls_base) {
+                        tls.join(&format!("{}/services/{i}", sim.code)).ok()
                     } else {
                         join(format!("{}/services/{i}", sim.code))
                     }?;
@@ -270,6 +280,54 @@ const TOPICS: &[(&str, &str, &str)] = &[
     ("Lao động việc làm", "lao động", "Xã hội"),
     ("Thủ tục hành chính", "dịch vụ công", "Hành chính"),
 ];
+
+/// A simulated federation running: where it is, and the registry that points at it.
+pub struct Launched {
+    pub base: Url,
+    pub tls_base: Url,
+    /// The registry with every agency's endpoints on the simulator.
+    pub registry: Registry,
+    /// The CA the simulator's HTTPS services are signed by.
+    pub ca_pem: String,
+    pub federation: Arc<Federation>,
+}
+
+/// Plans the federation from `seed` and serves it over HTTP on `listener` and over HTTPS on
+/// a second loopback port, in background tasks that live as long as the runtime.
+pub async fn launch(
+    registry: &Registry,
+    seed: u64,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<Launched> {
+    let federation = Arc::new(Federation::plan(registry, seed));
+    let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
+    let tls = tls::generate(90)?;
+    let tls_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    let tls_base = Url::parse(&format!(
+        "https://127.0.0.1:{}/",
+        tls_listener.local_addr()?.port()
+    ))?;
+    let pointed = federation.registry_for(registry, &base, refused_address()?, Some(&tls_base));
+    let (f, t) = (federation.clone(), tls.clone());
+    tokio::spawn(async move {
+        if let Err(e) = tls::serve_tls(tls_listener, f, &t).await {
+            tracing::error!(error = %e, "the simulator's HTTPS server stopped");
+        }
+    });
+    let f = federation.clone();
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener, f).await {
+            tracing::error!(error = %e, "the simulator's HTTP server stopped");
+        }
+    });
+    Ok(Launched {
+        base,
+        tls_base,
+        registry: pointed,
+        ca_pem: tls.ca_pem,
+        federation,
+    })
+}
 
 /// Serves the federation until the listener closes.
 pub async fn serve(
@@ -420,7 +478,7 @@ mod tests {
             );
         }
         let base = Url::parse("http://127.0.0.1:9/").unwrap();
-        let pointed = fed.registry_for(&reg, &base, "127.0.0.1:1".parse().unwrap());
+        let pointed = fed.registry_for(&reg, &base, "127.0.0.1:1".parse().unwrap(), None);
         for (sim, agency) in fed.agencies.iter().zip(&pointed.agencies) {
             assert_eq!(sim.profile == Profile::Silent, agency.catalog.is_none());
         }

@@ -243,6 +243,7 @@ pub struct ProbeRow {
     pub latency_ms: i64,
     pub failure_class: Option<String>,
     pub failure: Option<String>,
+    pub tls_expires_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -256,6 +257,7 @@ struct NewProbe<'a> {
     latency_ms: i64,
     failure_class: Option<&'a str>,
     failure: Option<&'a str>,
+    tls_expires_at: Option<i64>,
 }
 
 /// Timestamps are stored as UTC without zone; the API shows them as RFC 3339 with `Z`.
@@ -441,6 +443,7 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                     latency_ms: p.latency_ms as i64,
                     failure_class: p.failure.as_ref().map(|f| f.class.as_str()),
                     failure: p.failure.as_ref().map(|f| f.message.as_str()),
+                    tls_expires_at: p.tls_expires_at,
                 })
             })
             .collect();
@@ -557,9 +560,22 @@ pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::Agen
         .group_by(service_probes::agency_code)
         .select((service_probes::agency_code, diesel::dsl::count_star()))
         .load(conn)?;
+    let expiries: Vec<(String, Option<i64>)> = service_probes::table
+        .filter(service_probes::cycle_id.eq(cycle.id))
+        .filter(service_probes::tls_expires_at.is_not_null())
+        .group_by(service_probes::agency_code)
+        .select((
+            service_probes::agency_code,
+            diesel::dsl::min(service_probes::tls_expires_at),
+        ))
+        .load(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| AgencySnapshot {
+            tls_expires_at: expiries
+                .iter()
+                .find(|(c, _)| *c == r.agency_code)
+                .and_then(|(_, t)| *t),
             catalog_failures_in_a_row: streaks.get(&r.agency_code).copied().unwrap_or(0),
             services_down: down
                 .iter()

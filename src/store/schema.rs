@@ -74,6 +74,7 @@ diesel::table! {
         latency_ms -> BigInt,
         failure_class -> Nullable<Text>,
         failure -> Nullable<Text>,
+        tls_expires_at -> Nullable<BigInt>,
     }
 }
 
