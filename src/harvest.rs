@@ -18,13 +18,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::catalog::{self, CatalogError, Dataset};
-// PENDING-FORMATS: replaced by the real parsers once catalog::{dcat, ckan, table} land.
+use crate::catalog::rdf::{self, RdfSyntax};
+use crate::catalog::{self, CatalogError, Dataset, ckan_api as ckan, lists};
 use crate::fetch::{Answer, Body, Fetcher, Validators};
 use crate::observation::{CatalogObservation, CatalogOutcome, Failure, FailureClass, Note};
 use crate::registry::{CatalogEndpoint, CatalogFormat};
 use crate::score::CompletenessTally;
-use pending::{RdfSyntax, ckan, dcat, table};
 
 /// How many pages a paged catalog may have before dtindex stops following it.
 pub const MAX_PAGES: usize = 10_000;
@@ -176,7 +175,12 @@ fn sniff(head: &[u8]) -> Option<Format> {
                 } else {
                     Format::Dcat(RdfSyntax::JsonLd)
                 }
-            } else if trimmed.contains("\"success\"") && trimmed.contains("\"result\"") {
+            } else if (trimmed.contains("\"success\"") && trimmed.contains("\"result\""))
+                || (trimmed.contains("\"resources\"")
+                    && (trimmed.contains("\"num_resources\"") || trimmed.contains("\"notes\"")))
+                || trimmed.contains("\"is_organization\"")
+            {
+                // An Action API answer, or a bare CKAN package or organization dict.
                 Format::Ckan
             } else {
                 Format::DataJson
@@ -262,14 +266,14 @@ pub fn read_page(
     let mut each = |d: Dataset| sink.add(&d);
     match format {
         Format::DataJson => catalog::parse_datajson(reader, &mut each).map(|_| Next::End),
-        Format::Dcat(syntax) => dcat::parse_dcat(syntax, reader, base, &mut each)
+        Format::Dcat(syntax) => rdf::parse_dcat(syntax, reader, base, &mut each)
             .map(|s| s.next_page.map_or(Next::End, Next::Link)),
         Format::Ckan => ckan::parse_package_search(reader, &mut each).map(|p| Next::Ckan {
             count: p.count,
             returned: p.returned,
             ids: p.ids,
         }),
-        Format::Csv => table::parse_csv(reader, &mut each).map(|_| Next::End),
+        Format::Csv => lists::parse_csv(reader, &mut each).map(|_| Next::End),
         Format::Xlsx => {
             // The xlsx reader needs to seek (a zip archive), so it gets the bytes whole.
             let mut bytes = Vec::new();
@@ -277,7 +281,7 @@ pub fn read_page(
             reader
                 .read_to_end(&mut bytes)
                 .map_err(|e| CatalogError::Io(e.to_string()))?;
-            table::parse_xlsx(std::io::Cursor::new(bytes), &mut each).map(|_| Next::End)
+            lists::parse_xlsx(std::io::Cursor::new(bytes), &mut each).map(|_| Next::End)
         }
     }
 }
@@ -620,65 +624,6 @@ async fn read_blocking(
                 "reading the catalog failed inside dtindex: {e}"
             ))),
         ),
-    }
-}
-
-mod pending {
-    use super::*;
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum RdfSyntax {
-        JsonLd,
-        Turtle,
-        RdfXml,
-    }
-    fn unsupported() -> CatalogError {
-        CatalogError::Format {
-            format: "pending",
-            message: "not available in this build".into(),
-        }
-    }
-    pub mod dcat {
-        use super::*;
-        pub fn parse_dcat(
-            _: RdfSyntax,
-            _: impl Read,
-            _: Option<&str>,
-            _: impl FnMut(Dataset),
-        ) -> Result<crate::catalog::CatalogSummary, CatalogError> {
-            Err(unsupported())
-        }
-    }
-    pub mod ckan {
-        use super::*;
-        pub struct SearchPage {
-            pub count: u64,
-            pub returned: usize,
-            pub ids: Vec<String>,
-        }
-        pub fn parse_package_search(
-            _: impl Read,
-            _: impl FnMut(Dataset),
-        ) -> Result<SearchPage, CatalogError> {
-            Err(unsupported())
-        }
-        pub fn package_search_url(
-            base: &Url,
-            _: u32,
-            _: u64,
-            _: Option<&str>,
-            _: Option<&str>,
-        ) -> Result<Url, url::ParseError> {
-            base.join("api/3/action/package_search")
-        }
-    }
-    pub mod table {
-        use super::*;
-        pub fn parse_csv(_: impl Read, _: impl FnMut(Dataset)) -> Result<(), CatalogError> {
-            Err(unsupported())
-        }
-        pub fn parse_xlsx(_: impl Read, _: impl FnMut(Dataset)) -> Result<(), CatalogError> {
-            Err(unsupported())
-        }
     }
 }
 

@@ -362,8 +362,11 @@ fn target_catalog(obs: &AgencyObservation, weight: f64, findings: &mut Vec<Findi
             rule: "T1.catalog-invalid".into(),
             severity: Severity::High,
             subject,
-            message: format!("the catalog was fetched but is not a readable data.json: {detail}"),
-            fix: "serve valid JSON following the DCAT-US v1.1 schema (an object with a `dataset` array), as application/json".into(),
+            message: match &cat.format {
+                Some(format) => format!("the catalog was fetched but could not be read as {format}: {detail}"),
+                None => format!("the catalog was fetched but could not be read: {detail}"),
+            },
+            fix: "publish the catalog in one of the supported formats (DCAT-US data.json, DCAT in Turtle, RDF/XML or JSON-LD, a CKAN API, a CSV or XLSX list), valid at the position given; `dtindex inspect` shows where it breaks".into(),
             points: weight,
         }),
         CatalogOutcome::Parsed if cat.datasets == 0 => Some(Finding {

@@ -153,3 +153,68 @@ fn inspect_fails_on_an_unreadable_catalog() {
         "{text}"
     );
 }
+
+#[tokio::test]
+async fn the_other_formats_read_from_real_files() {
+    // (file, format read as, datasets, first title), each read by hand from the file.
+    let cases = [
+        (
+            "ckan/uk-datagovuk_package_search.json",
+            "CKAN Action API",
+            4,
+            "Pollinator and pollination service data from the National Pollinator and Pollination Monitoring Framework pilot study from 13 UK crop field sites 2015",
+        ),
+        (
+            "csv/pod-v1.1_example_catalog-sample.csv",
+            "CSV",
+            3,
+            "U.S. Widget Manufacturing Statistics",
+        ),
+        (
+            "csv/argentina-minjus_catalogo-justicia.xlsx",
+            "XLSX",
+            18,
+            "Base de datos legislativos Infoleg",
+        ),
+        (
+            "dcat/semic-dcat-ap-3.0-hvd_example_ms_catalogue.ttl",
+            "DCAT Turtle",
+            1,
+            "The population of bees",
+        ),
+        (
+            "dcat/semic-dcat-ap-3.0-hvd_example_ms_catalogue.jsonld",
+            "DCAT JSON-LD",
+            1,
+            "The population of bees",
+        ),
+    ];
+    for (file, format, datasets, title) in cases {
+        let (obs, all) = read(file).await;
+        assert_eq!(obs.outcome, CatalogOutcome::Parsed, "{file}");
+        assert_eq!(obs.format.as_deref(), Some(format), "{file}");
+        assert_eq!(obs.datasets, datasets, "{file}");
+        assert_eq!(all[0].title.as_deref(), Some(title), "{file}");
+    }
+}
+
+#[tokio::test]
+async fn the_dc_inventory_reads_all_its_rows() {
+    let (obs, all) = read("csv/us-dc_enterprise-dataset-inventory_2018-03-11.csv").await;
+    assert_eq!(obs.outcome, CatalogOutcome::Parsed);
+    assert_eq!(obs.datasets, 1640);
+    assert_eq!(all[0].identifier.as_deref(), Some("4570"));
+    assert_eq!(all[0].issued.as_deref(), Some("2018-03-11"));
+}
+
+#[tokio::test]
+async fn a_ckan_package_show_and_a_name_list() {
+    let (obs, all) = read("ckan/uk-datagovuk_package_show.json").await;
+    assert_eq!((obs.outcome, obs.datasets), (CatalogOutcome::Parsed, 1));
+    assert!(all[0].identifier.is_some());
+    let (obs, _) = read("ckan/uk-datagovuk_organization_list.json").await;
+    match obs.outcome {
+        CatalogOutcome::ParseFailed(m) => assert!(m.contains("list of names"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,6 +1,6 @@
 //! The normalized catalog model and the parsers that produce it, one module per format:
-//! [`datajson`] (DCAT-US), [`dcat`] (DCAT/DCAT-AP in JSON-LD, Turtle, RDF/XML), [`ckan`]
-//! (the CKAN Action API) and [`table`] (CSV and XLSX lists of databases).
+//! [`datajson`] (DCAT-US), [`rdf`] (DCAT/DCAT-AP in JSON-LD, Turtle, RDF/XML), [`ckan_api`]
+//! (the CKAN Action API) and [`lists`] (CSV and XLSX lists of databases).
 //!
 //! Every catalog format an agency may publish is read into the same [`Dataset`] so that
 //! scoring never cares where a record came from. Parsing is pure: it takes bytes (any
@@ -14,10 +14,10 @@
 
 use serde::Serialize;
 
-pub mod ckan;
+pub mod ckan_api;
 pub mod datajson;
-pub mod dcat;
-pub mod table;
+pub mod lists;
+pub mod rdf;
 
 pub use datajson::{parse_datajson, parse_datajson_all};
 
@@ -124,7 +124,7 @@ pub enum CatalogError {
     },
     #[error("the catalog ends before its JSON is complete (line {line}, column {column})")]
     Truncated { line: usize, column: usize },
-    #[error("the catalog is not a data.json: {0}")]
+    #[error("the catalog does not have the expected shape: {0}")]
     Shape(String),
     #[error("the catalog could not be read: {0}")]
     Io(String),
