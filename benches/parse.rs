@@ -7,6 +7,7 @@
 //! - dtindex: streaming parse, POD v1.1 schema check of every record, normalisation and
 //!   tallying, exactly as a crawl does (`harvest::read_file`);
 //! - the peak resident memory of the dtindex pass (VmHWM, reset before it).
+//!
 //! And on the largest real catalog of the corpus when ../shared/corpus is there, against a
 //! full `serde_json::Value` parse of it. Figures go to stdout as a table; BENCHMARKS.md
 //! records them.
@@ -26,7 +27,7 @@ fn generate(path: &Path, target_bytes: u64) -> std::io::Result<u64> {
     while written < target_bytes {
         let sep = if i == 0 { "" } else { ",\n" };
         // Mostly complete records, some missing fields, as real catalogs are.
-        let keywords = if i % 7 == 0 {
+        let keywords = if i.is_multiple_of(7) {
             String::new()
         } else {
             format!(",\"keyword\":[\"dân cư\",\"thống kê\",\"k{}\"]", i % 97)

@@ -190,7 +190,8 @@ impl Fetcher {
             .map_err(|e| (classify(&e), e.status().map(|s| s.as_u16())))?;
         let latency = started.elapsed();
         let status = response.status();
-        if !status.is_success() && !(previous.is_some() && status == StatusCode::NOT_MODIFIED) {
+        let not_modified = previous.is_some() && status == StatusCode::NOT_MODIFIED;
+        if !(status.is_success() || not_modified) {
             return Err((
                 Failure {
                     class: FailureClass::Status,

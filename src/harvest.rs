@@ -202,6 +202,9 @@ fn sniff(head: &[u8]) -> Option<Format> {
 // ---------------------------------------------------------------------------------------
 // Reading
 
+/// A callback handed every dataset read.
+pub type EachDataset = Box<dyn FnMut(&Dataset) + Send>;
+
 /// Everything read from a catalog's datasets, folded as they stream past.
 #[derive(Default)]
 pub struct DatasetSink {
@@ -212,7 +215,7 @@ pub struct DatasetSink {
     seen: HashSet<u64>,
     hasher: RandomState,
     /// Called with every dataset, for callers that want more than the tally (`inspect`).
-    each: Option<Box<dyn FnMut(&Dataset) + Send>>,
+    each: Option<EachDataset>,
 }
 
 impl DatasetSink {
@@ -257,23 +260,34 @@ pub enum Next {
 }
 
 /// Reads one page (or a whole single-document catalog) into `sink`. Pure.
+///
+/// `previous_ids` are the package ids of the CKAN page read before: a portal that serves
+/// the same page again (a broken `start`) does not get its datasets counted twice.
 pub fn read_page(
     format: Format,
     base: Option<&str>,
     reader: Box<dyn Read + Send>,
     sink: &mut DatasetSink,
+    previous_ids: &[String],
 ) -> Result<Next, CatalogError> {
-    let mut each = |d: Dataset| sink.add(&d);
     match format {
-        Format::DataJson => catalog::parse_datajson(reader, &mut each).map(|_| Next::End),
-        Format::Dcat(syntax) => rdf::parse_dcat(syntax, reader, base, &mut each)
+        Format::DataJson => catalog::parse_datajson(reader, |d| sink.add(&d)).map(|_| Next::End),
+        Format::Dcat(syntax) => rdf::parse_dcat(syntax, reader, base, |d| sink.add(&d))
             .map(|s| s.next_page.map_or(Next::End, Next::Link)),
-        Format::Ckan => ckan::parse_package_search(reader, &mut each).map(|p| Next::Ckan {
-            count: p.count,
-            returned: p.returned,
-            ids: p.ids,
-        }),
-        Format::Csv => lists::parse_csv(reader, &mut each).map(|_| Next::End),
+        Format::Ckan => {
+            // A page is at most `rows` packages: held until it is known not to repeat.
+            let mut page = Vec::new();
+            let p = ckan::parse_package_search(reader, |d| page.push(d))?;
+            if previous_ids.is_empty() || p.ids != previous_ids {
+                page.iter().for_each(|d| sink.add(d));
+            }
+            Ok(Next::Ckan {
+                count: p.count,
+                returned: p.returned,
+                ids: p.ids,
+            })
+        }
+        Format::Csv => lists::parse_csv(reader, |d| sink.add(&d)).map(|_| Next::End),
         Format::Xlsx => {
             // The xlsx reader needs to seek (a zip archive), so it gets the bytes whole.
             let mut bytes = Vec::new();
@@ -281,7 +295,7 @@ pub fn read_page(
             reader
                 .read_to_end(&mut bytes)
                 .map_err(|e| CatalogError::Io(e.to_string()))?;
-            lists::parse_xlsx(std::io::Cursor::new(bytes), &mut each).map(|_| Next::End)
+            lists::parse_xlsx(std::io::Cursor::new(bytes), |d| sink.add(&d)).map(|_| Next::End)
         }
     }
 }
@@ -407,7 +421,7 @@ pub async fn harvest_into(
     }
     obs.bytes = fetched.bytes;
 
-    let mut result = read_blocking(format, &first_url, body, sink).await;
+    let mut result = read_blocking(format, &first_url, body, sink, Vec::new()).await;
     let mut visited: HashSet<String> = HashSet::from([url.clone()]);
     let mut pages = 1usize;
     let mut previous_ids: Vec<String> = Vec::new();
@@ -496,7 +510,8 @@ pub async fn harvest_into(
         match fetcher.get(&next_url).await {
             Ok(page) => {
                 obs.bytes += page.bytes;
-                result = read_blocking(format, &next_url, page.body, sink).await;
+                result =
+                    read_blocking(format, &next_url, page.body, sink, previous_ids.clone()).await;
             }
             Err((failure, _)) => {
                 obs.outcome = CatalogOutcome::ParseFailed(format!(
@@ -555,7 +570,7 @@ pub async fn read_file(
     obs.format = Some(format.name().to_string());
     let base = Url::from_file_path(std::path::absolute(path)?)
         .unwrap_or_else(|_| Url::parse("file:///").expect("a valid URL"));
-    let (sink, next) = read_blocking(format, &base, body, sink).await;
+    let (sink, next) = read_blocking(format, &base, body, sink, Vec::new()).await;
     obs.outcome = match next {
         Ok(Next::Link(link)) => {
             obs.notes.push(Note::Paging(format!(
@@ -607,13 +622,14 @@ async fn read_blocking(
     base: &Url,
     body: Body,
     mut sink: DatasetSink,
+    previous_ids: Vec<String>,
 ) -> (DatasetSink, Result<Next, CatalogError>) {
     let base = base.to_string();
     let task = tokio::task::spawn_blocking(move || {
         let next = body
             .reader()
             .map_err(|e| CatalogError::Io(e.to_string()))
-            .and_then(|reader| read_page(format, Some(&base), reader, &mut sink));
+            .and_then(|reader| read_page(format, Some(&base), reader, &mut sink, &previous_ids));
         (sink, next)
     });
     match task.await {

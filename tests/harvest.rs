@@ -247,3 +247,121 @@ async fn hostile_bodies_become_precise_outcomes() {
         obs.notes
     );
 }
+
+/// Paged catalogs: followed to the end, and stopped with a note at a loop, a repeated page
+/// or a count that does not add up.
+fn paging_server() -> Router {
+    fn turtle(body: String) -> Response {
+        ([(header::CONTENT_TYPE, "text/turtle")], body).into_response()
+    }
+    fn page(n: usize, next: Option<&str>) -> String {
+        let mut t = String::from(
+            "@prefix dcat: <http://www.w3.org/ns/dcat#> .\n@prefix dct: <http://purl.org/dc/terms/> .\n@prefix hydra: <http://www.w3.org/ns/hydra/core#> .\n",
+        );
+        t.push_str(&format!(
+            "<#d{n}> a dcat:Dataset ; dct:title \"Trang {n}\" .\n"
+        ));
+        if let Some(next) = next {
+            t.push_str(&format!("<> hydra:next <{next}> .\n"));
+        }
+        t
+    }
+    fn ckan(count: u64, ids: &[&str]) -> Response {
+        let results: Vec<serde_json::Value> = ids
+            .iter()
+            .map(|id| serde_json::json!({"id": id, "title": id}))
+            .collect();
+        axum::Json(
+            serde_json::json!({"success": true, "result": {"count": count, "results": results}}),
+        )
+        .into_response()
+    }
+    #[derive(serde::Deserialize)]
+    struct Start {
+        start: Option<u64>,
+    }
+    Router::new()
+        .route(
+            "/chain/1",
+            get(|| async { turtle(page(1, Some("/chain/2"))) }),
+        )
+        .route(
+            "/chain/2",
+            get(|| async { turtle(page(2, Some("/chain/3"))) }),
+        )
+        .route("/chain/3", get(|| async { turtle(page(3, None)) }))
+        .route(
+            "/loop/1",
+            get(|| async { turtle(page(1, Some("/loop/2"))) }),
+        )
+        .route(
+            "/loop/2",
+            get(|| async { turtle(page(2, Some("/loop/1"))) }),
+        )
+        .route(
+            "/repeat/api/3/action/package_search",
+            get(|| async { ckan(5, &["a", "b"]) }),
+        )
+        .route(
+            "/short/api/3/action/package_search",
+            get(|q: axum::extract::Query<Start>| async move {
+                match q.start.unwrap_or(0) {
+                    0 => ckan(4, &["a", "b"]),
+                    _ => ckan(4, &[]),
+                }
+            }),
+        )
+}
+
+#[tokio::test]
+async fn paged_catalogs_are_followed_and_their_loops_stopped() {
+    let addr = serve(paging_server()).await;
+    let fetcher = fetcher();
+    let harvest = |path: &'static str, format: CatalogFormat| {
+        let fetcher = fetcher.clone();
+        async move {
+            let ep = CatalogEndpoint {
+                url: Url::parse(&format!("http://{addr}{path}")).unwrap(),
+                format,
+            };
+            harvest::harvest(&fetcher, &ep, None).await.0
+        }
+    };
+    let paging_note = |obs: &CatalogObservation| {
+        obs.notes
+            .iter()
+            .find_map(|n| match n {
+                Note::Paging(m) => Some(m.clone()),
+                _ => None,
+            })
+            .unwrap_or_default()
+    };
+
+    let obs = harvest("/chain/1", CatalogFormat::Auto).await;
+    assert_eq!(
+        (obs.outcome.clone(), obs.datasets, obs.requests),
+        (CatalogOutcome::Parsed, 3, 3)
+    );
+    assert!(obs.notes.is_empty(), "{:?}", obs.notes);
+
+    let obs = harvest("/loop/1", CatalogFormat::Auto).await;
+    assert_eq!((obs.datasets, obs.requests), (2, 2));
+    assert!(paging_note(&obs).contains("loops back"), "{:?}", obs.notes);
+
+    let obs = harvest("/repeat/", CatalogFormat::Ckan).await;
+    assert_eq!(obs.format.as_deref(), Some("CKAN Action API"));
+    assert_eq!((obs.datasets, obs.requests), (2, 2));
+    assert!(
+        paging_note(&obs).contains("same page twice"),
+        "{:?}",
+        obs.notes
+    );
+
+    let obs = harvest("/short/", CatalogFormat::Ckan).await;
+    assert_eq!(obs.datasets, 2);
+    assert!(
+        paging_note(&obs).contains("announced 4 datasets but 2"),
+        "{:?}",
+        obs.notes
+    );
+}

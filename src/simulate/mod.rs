@@ -499,4 +499,79 @@ mod tests {
         assert_eq!(tally.datasets as usize, sim.datasets);
         assert_eq!(tally.share(), 1.0);
     }
+
+    #[test]
+    fn every_published_form_reads_back_to_the_same_tally() {
+        use crate::catalog::rdf::{RdfSyntax, parse_dcat};
+        use crate::catalog::{ckan_api, lists, parse_datajson};
+        use crate::score::CompletenessTally;
+        let reg = Registry::builtin();
+        let fed = Federation::plan(&reg, 5);
+        let sim = fed
+            .agencies
+            .iter()
+            .find(|a| a.profile == Profile::Average)
+            .unwrap();
+        let records = fed.records(sim);
+        type Reader<'a> = &'a dyn Fn(&mut dyn FnMut(crate::catalog::Dataset));
+        let tally = |read: Reader<'_>| {
+            let mut t = CompletenessTally::default();
+            read(&mut |d| t.add(&d));
+            t
+        };
+        let base = "http://sim.invalid/x/catalog";
+        let expected = tally(&|each| {
+            parse_datajson(render::datajson(&records).as_bytes(), each).unwrap();
+        });
+        assert_eq!(expected.datasets as usize, records.len());
+        assert!(
+            expected.missing.iter().any(|&m| m > 0),
+            "an average agency leaves fields out"
+        );
+        let forms: Vec<(&str, CompletenessTally)> = vec![
+            (
+                "turtle",
+                tally(&|each| {
+                    parse_dcat(
+                        RdfSyntax::Turtle,
+                        render::turtle(base, &records, None).as_bytes(),
+                        Some(base),
+                        each,
+                    )
+                    .unwrap();
+                }),
+            ),
+            (
+                "json-ld",
+                tally(&|each| {
+                    parse_dcat(
+                        RdfSyntax::JsonLd,
+                        render::jsonld(base, &records).as_bytes(),
+                        Some(base),
+                        each,
+                    )
+                    .unwrap();
+                }),
+            ),
+            (
+                "ckan",
+                tally(&|each| {
+                    ckan_api::parse_package_search(
+                        render::ckan_search(&records, 0, 1000).as_bytes(),
+                        each,
+                    )
+                    .unwrap();
+                }),
+            ),
+            (
+                "csv",
+                tally(&|each| {
+                    lists::parse_csv(render::csv(&records).as_bytes(), each).unwrap();
+                }),
+            ),
+        ];
+        for (form, got) in forms {
+            assert_eq!(got, expected, "{form}");
+        }
+    }
 }
