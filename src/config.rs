@@ -191,6 +191,8 @@ struct RawAgency {
     #[serde(default)]
     catalog_format: Option<Spanned<String>>,
     #[serde(default)]
+    catalog_organization: Option<String>,
+    #[serde(default)]
     services: Vec<Spanned<RawService>>,
     #[serde(default)]
     declaration_url: Option<Spanned<String>>,
@@ -205,7 +207,7 @@ struct RawService {
 }
 
 const AGENCY_HELP: &str = "each [[agency]] needs code, kind and name; optional: name_ascii, \
-     predecessors, catalog_url, catalog_format, services, declaration_url";
+     predecessors, catalog_url, catalog_format, catalog_organization, services, declaration_url";
 
 impl Registry {
     /// Loads and validates a registry file.
@@ -351,7 +353,11 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
         name: raw.name.into_inner().trim().to_string(),
         name_ascii: raw.name_ascii.unwrap_or_default(),
         predecessors: raw.predecessors,
-        catalog: catalog_url.map(|url| CatalogEndpoint { url, format }),
+        catalog: catalog_url.map(|url| CatalogEndpoint {
+            url,
+            format,
+            organization: raw.catalog_organization.filter(|o| !o.trim().is_empty()),
+        }),
         services,
         declaration_url,
     })
@@ -405,6 +411,8 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
         predecessors: &'a [String],
         catalog_url: String,
         catalog_format: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        catalog_organization: Option<&'a str>,
         services: Vec<Service<'a>>,
         declaration_url: String,
     }
@@ -430,6 +438,7 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
                     .map(|c| c.url.to_string())
                     .unwrap_or_default(),
                 catalog_format: a.catalog.as_ref().map_or("auto", |c| c.format.as_str()),
+                catalog_organization: a.catalog.as_ref().and_then(|c| c.organization.as_deref()),
                 services: a
                     .services
                     .iter()
@@ -999,8 +1008,9 @@ catalog_format = "yaml"
     fn a_written_registry_reads_back_the_same() {
         let mut reg = Registry::builtin();
         reg.agencies[0].catalog = Some(CatalogEndpoint {
-            url: Url::parse("http://127.0.0.1:1234/BQP/data.json").unwrap(),
-            format: CatalogFormat::DataJson,
+            url: Url::parse("http://127.0.0.1:1234/BQP/ckan/").unwrap(),
+            format: CatalogFormat::Ckan,
+            organization: Some("bqp".into()),
         });
         reg.agencies[0].services.push(ServiceEndpoint {
             url: Url::parse("http://127.0.0.1:1234/BQP/services/0").unwrap(),

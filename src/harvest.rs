@@ -216,6 +216,8 @@ pub struct DatasetSink {
     hasher: RandomState,
     /// Called with every dataset, for callers that want more than the tally (`inspect`).
     each: Option<EachDataset>,
+    /// Each package's missing-field mask, kept for CKAN's incremental harvests.
+    ckan: Option<CkanState>,
 }
 
 impl DatasetSink {
@@ -241,6 +243,18 @@ impl DatasetSink {
         }
         if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
             self.schema_invalid += 1;
+        }
+        if let (Some(ckan), Some(id)) = (&mut self.ckan, &dataset.identifier) {
+            ckan.packages
+                .insert(id.clone(), crate::score::missing_mask(dataset));
+            if let Some(m) = &dataset.modified
+                && ckan
+                    .last_modified
+                    .as_deref()
+                    .is_none_or(|seen| m.as_str() > seen)
+            {
+                ckan.last_modified = Some(m.clone());
+            }
         }
     }
 }
@@ -312,6 +326,19 @@ pub struct HarvestState {
     pub sha256: Option<String>,
     /// The observation made then, reused when nothing changed.
     pub observation: Option<CatalogObservation>,
+    /// For a CKAN portal, each package as last read, so the next harvest asks only for
+    /// what was modified since.
+    #[serde(default)]
+    pub ckan: Option<CkanState>,
+}
+
+/// What was read of each package of a CKAN portal.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CkanState {
+    /// The latest `metadata_modified` seen: the next harvest asks for packages since then.
+    pub last_modified: Option<String>,
+    /// Package id → the fields it lacked ([`crate::score::missing_mask`]).
+    pub packages: std::collections::BTreeMap<String, u16>,
 }
 
 /// Harvests one catalog; returns what was seen and the state to keep for next time.
@@ -343,12 +370,23 @@ pub async fn harvest_into(
         requests: 1,
         ..CatalogObservation::default()
     };
+    if endpoint.format == CatalogFormat::Ckan
+        && let Some(prev) = previous
+        && let Some(ckan) = &prev.ckan
+        && let Some(done) = ckan_incremental(fetcher, endpoint, prev, ckan, started).await
+    {
+        return (done.0, Some(done.1), sink);
+    }
     // A CKAN portal registered by its root is read through its package_search API.
     let first_url = match endpoint.format {
-        CatalogFormat::Ckan if !endpoint.url.path().contains("/api/") => {
-            ckan::package_search_url(&ckan_base(&endpoint.url), CKAN_ROWS, 0, None, None)
-                .unwrap_or_else(|_| endpoint.url.clone())
-        }
+        CatalogFormat::Ckan if !endpoint.url.path().contains("/api/") => ckan::package_search_url(
+            &ckan_base(&endpoint.url),
+            CKAN_ROWS,
+            0,
+            None,
+            endpoint.organization.as_deref(),
+        )
+        .unwrap_or_else(|_| endpoint.url.clone()),
         _ => endpoint.url.clone(),
     };
     let first = fetcher
@@ -385,6 +423,7 @@ pub async fn harvest_into(
         last_modified: fetched.validators.last_modified.clone(),
         sha256: Some(fetched.sha256.clone()),
         observation: None,
+        ckan: None,
     };
     // Same bytes as last time (a server that ignores conditional requests): no re-reading.
     if let Some(prev) = previous
@@ -416,6 +455,9 @@ pub async fn harvest_into(
         }
     };
     obs.format = Some(format.name().to_string());
+    if format == Format::Ckan {
+        sink.ckan = Some(CkanState::default());
+    }
     if let Some(lie) = lie {
         obs.notes.push(Note::ContentTypeMismatch(lie));
     }
@@ -487,7 +529,7 @@ pub async fn harvest_into(
                     CKAN_ROWS,
                     ckan_start,
                     None,
-                    None,
+                    endpoint.organization.as_deref(),
                 ) {
                     Ok(next) => next,
                     Err(e) => {
@@ -526,6 +568,7 @@ pub async fn harvest_into(
     obs.duration_ms = started.elapsed().as_millis() as u64;
     let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
         observation: Some(obs.clone()),
+        ckan: sink.ckan.take(),
         ..state
     });
     (obs, keep, sink)
@@ -584,6 +627,98 @@ pub async fn read_file(
     record(&mut obs, &sink);
     obs.duration_ms = started.elapsed().as_millis() as u64;
     Ok((obs, sink))
+}
+
+/// Asks a CKAN portal only for the packages modified since the last harvest, and folds
+/// them over what was kept of the others. Returns `None` to fall back to a full harvest:
+/// when the portal's total no longer matches the packages known (some were deleted or
+/// made private, which an incremental query cannot see), or anything fails.
+async fn ckan_incremental(
+    fetcher: &Fetcher,
+    endpoint: &CatalogEndpoint,
+    previous: &HarvestState,
+    kept: &CkanState,
+    started: Instant,
+) -> Option<(CatalogObservation, HarvestState)> {
+    let since = kept.last_modified.as_deref()?;
+    let base = ckan_base(&endpoint.url);
+    let mut requests = 0u32;
+    let mut packages = kept.packages.clone();
+    let mut last_modified = kept.last_modified.clone();
+    let mut changed = 0usize;
+    let mut start = 0u64;
+    let mut previous_ids: Vec<String> = Vec::new();
+    loop {
+        let org = endpoint.organization.as_deref();
+        let url = ckan::package_search_url(&base, CKAN_ROWS, start, Some(since), org).ok()?;
+        requests += 1;
+        let page = fetcher.get(&url).await.ok()?;
+        let (datasets, p) = tokio::task::spawn_blocking(move || {
+            let mut datasets = Vec::new();
+            let reader = page.body.reader().ok()?;
+            let p = ckan::parse_package_search(reader, |d| datasets.push(d)).ok()?;
+            Some((datasets, p))
+        })
+        .await
+        .ok()??;
+        if p.ids == previous_ids && !p.ids.is_empty() {
+            return None;
+        }
+        for d in &datasets {
+            let id = d.identifier.clone()?;
+            packages.insert(id, crate::score::missing_mask(d));
+            // The range is inclusive: the package modified at `since` comes back unchanged.
+            if d.modified.as_deref().is_some_and(|m| m > since) {
+                changed += 1;
+            }
+        }
+        if let Some(m) = p.last_modified
+            && last_modified
+                .as_deref()
+                .is_none_or(|seen| m.as_str() > seen)
+        {
+            last_modified = Some(m);
+        }
+        start += p.returned as u64;
+        previous_ids = p.ids;
+        if p.returned == 0 || start >= p.count || requests as usize >= MAX_PAGES {
+            break;
+        }
+    }
+    // The portal's total, to see whether anything disappeared.
+    requests += 1;
+    let url = ckan::package_search_url(&base, 0, 0, None, endpoint.organization.as_deref()).ok()?;
+    let total_page = fetcher.get(&url).await.ok()?;
+    let total = tokio::task::spawn_blocking(move || {
+        let reader = total_page.body.reader().ok()?;
+        ckan::parse_package_search(reader, |_| {})
+            .ok()
+            .map(|p| p.count)
+    })
+    .await
+    .ok()??;
+    if total != packages.len() as u64 {
+        return None;
+    }
+    let mut tally = CompletenessTally::default();
+    packages.values().for_each(|mask| tally.add_mask(*mask));
+    let mut obs = previous.observation.clone()?;
+    obs.datasets = packages.len();
+    obs.tally = tally;
+    obs.unchanged = changed == 0;
+    obs.requests = requests;
+    obs.http_status = Some(200);
+    obs.outcome = CatalogOutcome::Parsed;
+    obs.duration_ms = started.elapsed().as_millis() as u64;
+    let state = HarvestState {
+        observation: Some(obs.clone()),
+        ckan: Some(CkanState {
+            last_modified,
+            packages,
+        }),
+        ..previous.clone()
+    };
+    Some((obs, state))
 }
 
 fn unreachable_not_modified(obs: &mut CatalogObservation) {

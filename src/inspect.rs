@@ -47,7 +47,11 @@ pub async fn inspect(
     let catalog = match Url::parse(source) {
         Ok(url) if matches!(url.scheme(), "http" | "https") => {
             let fetcher = Fetcher::new(crawl)?;
-            let endpoint = CatalogEndpoint { url, format };
+            let endpoint = CatalogEndpoint {
+                url,
+                format,
+                organization: None,
+            };
             harvest::harvest_into(&fetcher, &endpoint, None, sink)
                 .await
                 .0

@@ -95,6 +95,10 @@ impl FromStr for CatalogFormat {
 pub struct CatalogEndpoint {
     pub url: Url,
     pub format: CatalogFormat,
+    /// On a CKAN portal that carries several publishers, the organization that is this
+    /// agency (its `name` in `organization_list`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub organization: Option<String>,
 }
 
 /// A data-sharing service the agency runs on its LGSP or on the NDXP.

@@ -274,6 +274,16 @@ impl Field {
     }
 }
 
+/// The fields a dataset lacks, one bit per field in the order of [`Field::ALL`]: all a
+/// dataset contributes to the tally, so it can be kept per dataset and reused.
+pub fn missing_mask(dataset: &Dataset) -> u16 {
+    Field::ALL
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| !f.present(dataset))
+        .fold(0, |mask, (i, _)| mask | (1 << i))
+}
+
 /// A running count of missing fields, folded over a catalog one dataset at a time so the
 /// catalog itself never has to be held in memory.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
@@ -285,10 +295,15 @@ pub struct CompletenessTally {
 
 impl CompletenessTally {
     pub fn add(&mut self, dataset: &Dataset) {
+        self.add_mask(missing_mask(dataset));
+    }
+
+    /// Counts one dataset given the fields it lacks (see [`missing_mask`]).
+    pub fn add_mask(&mut self, mask: u16) {
         self.datasets += 1;
-        for (i, field) in Field::ALL.iter().enumerate() {
-            if !field.present(dataset) {
-                self.missing[i] += 1;
+        for (i, missing) in self.missing.iter_mut().enumerate() {
+            if mask & (1 << i) != 0 {
+                *missing += 1;
             }
         }
     }

@@ -47,6 +47,7 @@ fn endpoint(addr: std::net::SocketAddr, path: &str) -> CatalogEndpoint {
     CatalogEndpoint {
         url: Url::parse(&format!("http://{addr}{path}")).unwrap(),
         format: CatalogFormat::Auto,
+        organization: None,
     }
 }
 
@@ -323,6 +324,7 @@ async fn paged_catalogs_are_followed_and_their_loops_stopped() {
             let ep = CatalogEndpoint {
                 url: Url::parse(&format!("http://{addr}{path}")).unwrap(),
                 format,
+                organization: None,
             };
             harvest::harvest(&fetcher, &ep, None).await.0
         }
@@ -364,4 +366,154 @@ async fn paged_catalogs_are_followed_and_their_loops_stopped() {
         "{:?}",
         obs.notes
     );
+}
+
+/// A CKAN portal whose packages can change between harvests, honouring rows, start and
+/// the `metadata_modified` range of `fq`, and counting what it is asked.
+#[derive(Default)]
+struct Portal {
+    packages: std::sync::Mutex<Vec<serde_json::Value>>,
+    queries: std::sync::Mutex<Vec<String>>,
+}
+
+fn portal_server(portal: Arc<Portal>) -> Router {
+    async fn search(
+        State(p): State<Arc<Portal>>,
+        axum::extract::RawQuery(raw): axum::extract::RawQuery,
+    ) -> Response {
+        let raw = raw.unwrap_or_default();
+        p.queries.lock().unwrap().push(raw.clone());
+        let params: std::collections::HashMap<String, String> =
+            url::form_urlencoded::parse(raw.as_bytes())
+                .into_owned()
+                .collect();
+        let rows: usize = params
+            .get("rows")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(10);
+        let start: usize = params
+            .get("start")
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0);
+        let since = params.get("fq").and_then(|fq| {
+            fq.strip_prefix("metadata_modified:[")
+                .and_then(|r| r.split(" TO").next())
+                .map(|s| s.trim_end_matches('Z').to_string())
+        });
+        let organization = params
+            .get("fq")
+            .and_then(|fq| fq.split("organization:").nth(1))
+            .map(|o| o.split_whitespace().next().unwrap_or_default().to_string());
+        let all = p.packages.lock().unwrap().clone();
+        let matching: Vec<serde_json::Value> = all
+            .into_iter()
+            .filter(|pk| {
+                since
+                    .as_deref()
+                    .is_none_or(|s| pk["metadata_modified"].as_str().unwrap() >= s)
+            })
+            .filter(|pk| {
+                organization
+                    .as_deref()
+                    .is_none_or(|o| pk["organization"]["name"] == o)
+            })
+            .collect();
+        let page: Vec<_> = matching.iter().skip(start).take(rows).cloned().collect();
+        axum::Json(serde_json::json!({"success": true, "result": {"count": matching.len(), "results": page}}))
+            .into_response()
+    }
+    Router::new()
+        .route("/api/3/action/package_search", get(search))
+        .with_state(portal)
+}
+
+fn package(id: &str, modified: &str, with_notes: bool) -> serde_json::Value {
+    let mut p = serde_json::json!({"id": id, "title": id, "metadata_modified": modified});
+    if with_notes {
+        p["notes"] = serde_json::json!("mô tả");
+    }
+    p
+}
+
+#[tokio::test]
+async fn a_ckan_portal_is_harvested_incrementally_and_fully_when_packages_disappear() {
+    let portal = Arc::new(Portal::default());
+    *portal.packages.lock().unwrap() = vec![
+        package("a", "2026-01-01T00:00:00", true),
+        package("b", "2026-02-01T00:00:00", true),
+        package("c", "2026-03-01T00:00:00", false),
+    ];
+    let addr = serve(portal_server(portal.clone())).await;
+    let fetcher = fetcher();
+    let ep = CatalogEndpoint {
+        url: Url::parse(&format!("http://{addr}/")).unwrap(),
+        format: CatalogFormat::Ckan,
+        organization: None,
+    };
+    let description = 1; // `description` is the second field of the tally.
+
+    let (first, state) = harvest::harvest(&fetcher, &ep, None).await;
+    let state = state.unwrap();
+    assert_eq!((first.datasets, first.tally.missing[description]), (3, 1));
+    assert_eq!(state.ckan.as_ref().unwrap().packages.len(), 3);
+    assert_eq!(
+        state.ckan.as_ref().unwrap().last_modified.as_deref(),
+        Some("2026-03-01T00:00:00")
+    );
+
+    // `b` gains nothing but loses its description, and is modified later.
+    portal.packages.lock().unwrap()[1] = package("b", "2026-04-01T00:00:00", false);
+    portal.queries.lock().unwrap().clear();
+    let (second, state) = harvest::harvest(&fetcher, &ep, Some(&state)).await;
+    let state = state.unwrap();
+    let queries = portal.queries.lock().unwrap().clone();
+    assert!(queries[0].contains("fq=metadata_modified"), "{queries:?}");
+    assert!(
+        queries[0].contains("2026-03-01T00%3A00%3A00Z"),
+        "{queries:?}"
+    );
+    assert_eq!(
+        second.requests, 2,
+        "one page of changes and one count: {queries:?}"
+    );
+    assert_eq!((second.datasets, second.tally.missing[description]), (3, 2));
+    assert!(!second.unchanged);
+
+    // Nothing changed: still incremental, and told as unchanged.
+    let (third, state) = harvest::harvest(&fetcher, &ep, Some(&state)).await;
+    let state = state.unwrap();
+    assert!(third.unchanged);
+    assert_eq!(third.datasets, 3);
+
+    // A package is deleted: the total gives it away and the portal is read in full.
+    portal.packages.lock().unwrap().remove(0);
+    portal.queries.lock().unwrap().clear();
+    let (fourth, _) = harvest::harvest(&fetcher, &ep, Some(&state)).await;
+    assert_eq!(fourth.datasets, 2);
+    let queries = portal.queries.lock().unwrap().clone();
+    assert!(
+        queries.last().unwrap().contains("rows=1000") && !queries.last().unwrap().contains("fq="),
+        "{queries:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_agency_on_a_shared_portal_is_read_through_its_organization() {
+    let portal = Arc::new(Portal::default());
+    let mut a = package("a", "2026-01-01T00:00:00", true);
+    a["organization"] =
+        serde_json::json!({"name": "so-tnmt", "title": "Sở Tài nguyên và Môi trường"});
+    let mut b = package("b", "2026-01-01T00:00:00", true);
+    b["organization"] = serde_json::json!({"name": "so-yte", "title": "Sở Y tế"});
+    *portal.packages.lock().unwrap() = vec![a, b];
+    let addr = serve(portal_server(portal.clone())).await;
+    let ep = CatalogEndpoint {
+        url: Url::parse(&format!("http://{addr}/")).unwrap(),
+        format: CatalogFormat::Ckan,
+        organization: Some("so-yte".into()),
+    };
+    let (obs, _) = harvest::harvest(&fetcher(), &ep, None).await;
+    let queries = portal.queries.lock().unwrap().clone();
+    assert_eq!(obs.datasets, 1, "{queries:?}");
+    assert!(queries[0].contains("organization%3Aso-yte"), "{queries:?}");
 }

@@ -136,6 +136,7 @@ fn agency(code: &str, catalog: Option<Url>, services: Vec<Url>) -> Agency {
         catalog: catalog.map(|url| CatalogEndpoint {
             url,
             format: CatalogFormat::Auto,
+            organization: None,
         }),
         services: services
             .into_iter()

@@ -948,3 +948,25 @@ fn kind_of(v: &Value) -> &'static str {
         Value::Object(_) => "an object",
     }
 }
+
+#[cfg(test)]
+mod scratch {
+    use super::*;
+    #[test]
+    fn scratch_print() {
+        let dir = "/work/shared/corpus/ckan/";
+        let f = |n: &str| std::fs::File::open(format!("{dir}{n}")).unwrap();
+        let mut all = Vec::new();
+        let page = parse_package_search(f("uk-datagovuk_package_search.json"), |d| all.push(d));
+        println!("{page:#?}");
+        for d in &all { println!("{d:#?}"); }
+        for n in ["uk-datagovuk_package_show.json", "uk-datagovuk_package_show_result-only_civil-service-people-survey-2011.json", "be-transportdata_package_show_cambio-belgium.json"] {
+            println!("==== {n}\n{:#?}", parse_package_show(f(n)));
+        }
+        let v: Value = serde_json::from_reader(f("ckanext-dcat_example_ckan-dataset-dcat-ap.json")).unwrap();
+        println!("==== AGPL\n{:#?}", package_to_dataset(v));
+        println!("{:?}", parse_organization_list(f("be-transportdata_organization_list.json")).map(|v| v.len()));
+        println!("{:?}", parse_package_search(f("uk-datagovuk_package_show.json"), |_| {}));
+        println!("{:?}", parse_package_show(f("uk-datagovuk_package_search.json")).map(|d| d.title));
+    }
+}

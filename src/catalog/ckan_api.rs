@@ -40,7 +40,13 @@ pub fn package_search_url(
     let mut url = base.join("api/3/action/package_search")?;
     let mut filters = Vec::new();
     if let Some(since) = modified_since {
-        filters.push(format!("metadata_modified:[{since} TO *]"));
+        // CKAN stores UTC without a zone; Solr's date syntax wants the `Z`.
+        let zoned = if since.ends_with('Z') || since.contains('+') {
+            since.to_string()
+        } else {
+            format!("{since}Z")
+        };
+        filters.push(format!("metadata_modified:[{zoned} TO *]"));
     }
     if let Some(org) = organization {
         filters.push(format!("organization:{org}"));

@@ -703,21 +703,15 @@ fn choose_delimiter(head: &[u8]) -> (u8, usize) {
     {
         return (*d, 1);
     }
-    let candidates = [b',', b';', b'\t'];
     let score = |d: u8| {
         let rows = sample_rows(head, d);
         let named = rows.iter().map(|r| Layout::new(r.clone()).score()).max();
         let in_first = first_line.iter().filter(|b| **b == d).count();
         (named.unwrap_or(0), in_first)
     };
-    let best = candidates
-        .into_iter()
-        .map(|d| (score(d), d))
-        .fold(None, |best: Option<((usize, usize), u8)>, (s, d)| match best {
-            Some((bs, _)) if bs >= s => best,
-            _ => Some((s, d)),
-        });
-    (best.map_or(b',', |(_, d)| d), 0)
+    // `max_by_key` keeps the last of equals: reversed, ties go to the comma.
+    let best = [b',', b';', b'\t'].into_iter().rev().max_by_key(|d| score(*d));
+    (best.unwrap_or(b','), 0)
 }
 
 fn sample_rows(head: &[u8], delimiter: u8) -> Vec<Vec<String>> {
@@ -746,10 +740,15 @@ pub fn parse_xlsx<R: Read + Seek>(
     let mut book = Xlsx::new(reader).map_err(xlsx_error)?;
     let sheets = sheet_order(&book);
     let mut tried: Vec<Vec<String>> = Vec::new();
+    let mut unreadable = String::new();
     let mut found = None;
     for name in &sheets {
-        let Ok(range) = book.worksheet_range(name) else {
-            continue;
+        let range = match book.worksheet_range(name) {
+            Ok(range) => range,
+            Err(e) => {
+                unreadable.push_str(&format!(" Sheet \"{name}\" could not be read: {e}."));
+                continue;
+            }
         };
         let rows = sheet_rows(&range);
         let top: Vec<Vec<String>> = rows
@@ -766,7 +765,7 @@ pub fn parse_xlsx<R: Read + Seek>(
         }
     }
     let Some((sheet, rows, header_at, layout)) = found else {
-        return Err(no_header("XLSX", &tried, ""));
+        return Err(no_header("XLSX", &tried, &unreadable));
     };
     let mut attached = distribution_sheet(&mut book, &sheets, &sheet);
 

@@ -210,8 +210,12 @@ impl Federation {
                 Published::Ckan => CatalogFormat::Ckan,
                 _ => CatalogFormat::Auto,
             };
-            agency.catalog = join(format!("{}/{}", sim.code, sim.published.path()))
-                .map(|url| CatalogEndpoint { url, format });
+            agency.catalog =
+                join(format!("{}/{}", sim.code, sim.published.path())).map(|url| CatalogEndpoint {
+                    url,
+                    format,
+                    organization: None,
+                });
             agency.services = (0..sim.services_up.len())
                 .filter_map(|i| {
                     let url = if sim.profile == Profile::Broken {
