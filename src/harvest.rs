@@ -218,6 +218,11 @@ pub struct DatasetSink {
     each: Option<EachDataset>,
     /// Each package's missing-field mask, kept for CKAN's incremental harvests.
     ckan: Option<CkanState>,
+    /// Content digests of the datasets read by the last good harvest, and of this one's.
+    previous_digests: HashSet<u64>,
+    digests: Vec<u64>,
+    /// Datasets new or changed since the last good harvest.
+    pub changed: usize,
 }
 
 impl DatasetSink {
@@ -230,8 +235,14 @@ impl DatasetSink {
     }
 
     pub fn add(&mut self, dataset: &Dataset) {
-        if let Some(each) = &mut self.each {
-            each(dataset);
+        let digest = content_digest(dataset);
+        self.digests.push(digest);
+        // Per-dataset work downstream is done for new and changed datasets only.
+        if !self.previous_digests.contains(&digest) {
+            self.changed += 1;
+            if let Some(each) = &mut self.each {
+                each(dataset);
+            }
         }
         self.datasets += 1;
         self.tally.add(dataset);
@@ -257,6 +268,18 @@ impl DatasetSink {
             }
         }
     }
+}
+
+/// A dataset's content digest: SHA-256 of its normalized form, first 8 bytes. Computed on
+/// the normalized record, so a catalog re-serialised (keys reordered, whitespace, another
+/// format) keeps its digests; only a change of content changes one.
+pub fn content_digest(dataset: &Dataset) -> u64 {
+    use sha2::{Digest as _, Sha256};
+    let bytes = serde_json::to_vec(dataset).unwrap_or_default();
+    let hash = Sha256::digest(&bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&hash[..8]);
+    u64::from_le_bytes(first)
 }
 
 /// Where a page says the catalog goes on.
@@ -330,6 +353,10 @@ pub struct HarvestState {
     /// what was modified since.
     #[serde(default)]
     pub ckan: Option<CkanState>,
+    /// Content digests of the datasets read ([`content_digest`]), so the next harvest
+    /// tells the changed ones from the rest.
+    #[serde(default)]
+    pub digests: Vec<u64>,
 }
 
 /// What was read of each package of a CKAN portal.
@@ -395,6 +422,7 @@ pub async fn harvest_into(
     let reuse = |mut kept: CatalogObservation, status: u16, requests: u32| {
         kept.http_status = Some(status);
         kept.unchanged = true;
+        kept.datasets_changed = 0;
         kept.requests = requests;
         kept.duration_ms = started.elapsed().as_millis() as u64;
         kept
@@ -424,6 +452,7 @@ pub async fn harvest_into(
         sha256: Some(fetched.sha256.clone()),
         observation: None,
         ckan: None,
+        digests: Vec::new(),
     };
     // Same bytes as last time (a server that ignores conditional requests): no re-reading.
     if let Some(prev) = previous
@@ -457,6 +486,9 @@ pub async fn harvest_into(
     obs.format = Some(format.name().to_string());
     if format == Format::Ckan {
         sink.ckan = Some(CkanState::default());
+    }
+    if let Some(prev) = previous {
+        sink.previous_digests = prev.digests.iter().copied().collect();
     }
     if let Some(lie) = lie {
         obs.notes.push(Note::ContentTypeMismatch(lie));
@@ -569,6 +601,7 @@ pub async fn harvest_into(
     let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
         observation: Some(obs.clone()),
         ckan: sink.ckan.take(),
+        digests: std::mem::take(&mut sink.digests),
         ..state
     });
     (obs, keep, sink)
@@ -577,6 +610,7 @@ pub async fn harvest_into(
 /// Copies what the sink gathered into the observation.
 fn record(obs: &mut CatalogObservation, sink: &DatasetSink) {
     obs.datasets = sink.datasets;
+    obs.datasets_changed = sink.changed;
     obs.tally = sink.tally.clone();
     if sink.duplicate_identifiers > 0 {
         obs.notes
@@ -706,6 +740,7 @@ async fn ckan_incremental(
     obs.datasets = packages.len();
     obs.tally = tally;
     obs.unchanged = changed == 0;
+    obs.datasets_changed = changed;
     obs.requests = requests;
     obs.http_status = Some(200);
     obs.outcome = CatalogOutcome::Parsed;

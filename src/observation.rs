@@ -36,6 +36,9 @@ pub struct CatalogObservation {
     pub duration_ms: u64,
     /// Records read, including those of a catalog that broke off part-way.
     pub datasets: usize,
+    /// Records new or changed since the last good harvest (by content digest).
+    #[serde(default)]
+    pub datasets_changed: usize,
     /// Records that failed their format's schema (data.json).
     pub schema_invalid: usize,
     pub tally: CompletenessTally,

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use dtindex::config::CrawlSettings;
 use dtindex::fetch::Fetcher;
-use dtindex::harvest::{self, HarvestState};
+use dtindex::harvest::{self, DatasetSink, HarvestState};
 use dtindex::observation::{CatalogObservation, CatalogOutcome, Note};
 use dtindex::registry::{CatalogEndpoint, CatalogFormat};
 use url::Url;
@@ -516,4 +516,50 @@ async fn an_agency_on_a_shared_portal_is_read_through_its_organization() {
     let queries = portal.queries.lock().unwrap().clone();
     assert_eq!(obs.datasets, 1, "{queries:?}");
     assert!(queries[0].contains("organization%3Aso-yte"), "{queries:?}");
+}
+
+#[tokio::test]
+async fn only_new_and_changed_datasets_are_processed_again() {
+    let body = Arc::new(std::sync::Mutex::new(String::from(
+        r#"{"dataset":[{"identifier":"a","title":"A"},{"identifier":"b","title":"B"},{"identifier":"c","title":"C"}]}"#,
+    )));
+    let served = body.clone();
+    let router = Router::new().route(
+        "/data.json",
+        get(move || {
+            let served = served.clone();
+            async move { served.lock().unwrap().clone() }
+        }),
+    );
+    let addr = serve(router).await;
+    let fetcher = fetcher();
+    let ep = endpoint(addr, "/data.json");
+    let processed = |seen: Arc<std::sync::Mutex<Vec<String>>>| {
+        DatasetSink::with(move |d| seen.lock().unwrap().push(d.subject()))
+    };
+
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (first, state, _) =
+        harvest::harvest_into(&fetcher, &ep, None, processed(seen.clone())).await;
+    assert_eq!((first.datasets, first.datasets_changed), (3, 3));
+    assert_eq!(seen.lock().unwrap().len(), 3);
+
+    // `b` changes, `d` is added, and the document is re-serialised: only `b` and `d` are new.
+    *body.lock().unwrap() = String::from(
+        r#"{ "dataset": [ {"title":"A", "identifier":"a"}, {"identifier":"b","title":"B, sửa"},
+            {"identifier":"c","title":"C"}, {"identifier":"d","title":"D"} ] }"#,
+    );
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let (second, _, _) =
+        harvest::harvest_into(&fetcher, &ep, state.as_ref(), processed(seen.clone())).await;
+    assert_eq!((second.datasets, second.datasets_changed), (4, 2));
+    assert!(!second.unchanged);
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["b".to_string(), "d".to_string()]
+    );
+    assert_eq!(
+        second.tally.datasets, 4,
+        "unchanged datasets still count in the scores"
+    );
 }
