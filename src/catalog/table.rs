@@ -461,7 +461,9 @@ fn find_header(rows: &[Vec<String>]) -> Option<(usize, Layout)> {
     let mut best: Option<(usize, Layout)> = None;
     for (i, row) in rows.iter().enumerate().take(HEADER_SCAN_ROWS) {
         let layout = Layout::new(row.clone());
-        let better = best.as_ref().is_none_or(|(_, b)| layout.score() > b.score());
+        let better = best
+            .as_ref()
+            .is_none_or(|(_, b)| layout.score() > b.score());
         if layout.is_usable() && better {
             best = Some((i, layout));
         }
@@ -495,20 +497,21 @@ fn no_header(format: &'static str, rows: &[Vec<String>], note: &str) -> CatalogE
     }
 }
 
-/// Under the header, many Vietnamese tables number their columns `(1) (2) (3)…`.
+/// Under the header, many Vietnamese tables number their columns `(1) (2) (3)…`: cells
+/// counting up from one, which a real row (a code and a year, say) hardly ever is.
 fn is_numbering_row(cells: &[String]) -> bool {
-    let numbers: Vec<Option<u32>> = cells
-        .iter()
-        .map(|c| c.trim())
-        .filter(|c| !c.is_empty())
-        .map(|c| {
-            let c = c.strip_prefix('(').and_then(|c| c.strip_suffix(')')).unwrap_or(c);
-            c.parse().ok()
-        })
-        .collect();
-    numbers.len() >= 2
-        && numbers.iter().all(Option::is_some)
-        && numbers.windows(2).all(|w| w[0] < w[1])
+    let mut expected = 1u32;
+    for cell in cells.iter().map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        let number = cell
+            .strip_prefix('(')
+            .and_then(|c| c.strip_suffix(')'))
+            .unwrap_or(cell);
+        if number.parse() != Ok(expected) {
+            return false;
+        }
+        expected += 1;
+    }
+    expected > 3
 }
 
 fn is_empty_row(cells: &[String]) -> bool {
@@ -519,14 +522,12 @@ fn is_empty_row(cells: &[String]) -> bool {
 struct RowSink<'a, F> {
     layout: &'a Layout,
     each: F,
-    rows_seen: usize,
     datasets: usize,
 }
 
 impl<F: FnMut(Dataset)> RowSink<'_, F> {
     fn row(&mut self, cells: &[String], problems: Vec<FieldProblem>) -> Option<Dataset> {
-        self.rows_seen += 1;
-        if is_empty_row(cells) || (self.rows_seen == 1 && is_numbering_row(cells)) {
+        if is_empty_row(cells) || (self.datasets == 0 && is_numbering_row(cells)) {
             return None;
         }
         Some(self.layout.dataset(cells, problems))
@@ -586,7 +587,6 @@ pub fn parse_csv<R: Read>(
     let mut sink = RowSink {
         layout: &layout,
         each,
-        rows_seen: 0,
         datasets: 0,
     };
     for (buffered, line) in first.iter().zip(&lines).skip(header_at + 1) {
@@ -710,7 +710,10 @@ fn choose_delimiter(head: &[u8]) -> (u8, usize) {
         (named.unwrap_or(0), in_first)
     };
     // `max_by_key` keeps the last of equals: reversed, ties go to the comma.
-    let best = [b',', b';', b'\t'].into_iter().rev().max_by_key(|d| score(*d));
+    let best = [b',', b';', b'\t']
+        .into_iter()
+        .rev()
+        .max_by_key(|d| score(*d));
     (best.unwrap_or(b','), 0)
 }
 
@@ -772,7 +775,6 @@ pub fn parse_xlsx<R: Read + Seek>(
     let mut sink = RowSink {
         layout: &layout,
         each,
-        rows_seen: 0,
         datasets: 0,
     };
     for (cells, problems) in rows.into_iter().skip(header_at + 1) {
@@ -892,7 +894,8 @@ fn distribution_sheet<R: Read + Seek>(
     let rows = sheet_rows(&range);
     let header = rows.iter().take(HEADER_SCAN_ROWS).position(|(cells, _)| {
         let layout = Layout::new(cells.clone());
-        layout.has(Column::Identifier) && layout.columns.iter().flatten().any(|c| c.is_distribution())
+        layout.has(Column::Identifier)
+            && layout.columns.iter().flatten().any(|c| c.is_distribution())
     });
     let Some(header_at) = header else {
         return by_dataset;
@@ -905,4 +908,444 @@ fn distribution_sheet<R: Read + Seek>(
         }
     }
     by_dataset
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    macro_rules! fixture {
+        ($name:literal) => {
+            std::fs::File::open(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures/csv/",
+                $name
+            ))
+            .unwrap()
+        };
+    }
+
+    fn csv_all(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), CatalogError> {
+        let mut all = Vec::new();
+        let summary = parse_csv(bytes, |d| all.push(d))?;
+        Ok((summary, all))
+    }
+
+    fn xlsx_all<R: Read + Seek>(reader: R) -> Result<(CatalogSummary, Vec<Dataset>), CatalogError> {
+        let mut all = Vec::new();
+        let summary = parse_xlsx(reader, |d| all.push(d))?;
+        Ok((summary, all))
+    }
+
+    fn format_message(result: Result<(CatalogSummary, Vec<Dataset>), CatalogError>) -> String {
+        match result {
+            Err(CatalogError::Format { message, .. }) => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn headers_match_whatever_their_case_accents_and_punctuation() {
+        use Column::*;
+        let cases = [
+            ("Tên cơ sở dữ liệu", Some(Title)),
+            ("TÊN CSDL (*)", Some(Title)),
+            ("ten_csdl", Some(Title)),
+            // Decomposed (NFD), as macOS writes it.
+            (
+                "Te\u{302}n co\u{31b}\u{309} so\u{31b}\u{309} du\u{31b}\u{303} lie\u{302}\u{323}u",
+                Some(Title),
+            ),
+            ("name", Some(Title)),
+            ("Mã", Some(Identifier)),
+            ("Mã CSDL", Some(Identifier)),
+            ("identifier", Some(Identifier)),
+            ("Mô tả", Some(Description)),
+            ("Cơ quan quản lý", Some(Owner)),
+            ("Đơn vị chủ quản", Some(Owner)),
+            ("Cơ quan chủ quản", Some(Owner)),
+            ("Loại CSDL", Some(DatabaseKind)),
+            ("Loại cơ sở dữ liệu", Some(DatabaseKind)),
+            ("database type", Some(DatabaseKind)),
+            ("Lộ trình", Some(RoadmapStatus)),
+            ("Trạng thái", Some(RoadmapStatus)),
+            ("Tình trạng", Some(RoadmapStatus)),
+            ("Thời gian hoàn thành", Some(RoadmapTarget)),
+            ("Năm hoàn thành", Some(RoadmapTarget)),
+            ("Thời hạn", Some(RoadmapTarget)),
+            ("target date", Some(RoadmapTarget)),
+            ("Chia sẻ qua", Some(SharedVia)),
+            ("Nền tảng chia sẻ", Some(SharedVia)),
+            ("LGSP/NDXP", Some(SharedVia)),
+            ("Từ khóa", Some(Keywords)),
+            ("tags", Some(Keywords)),
+            ("Giấy phép", Some(License)),
+            ("Tần suất cập nhật", Some(AccrualPeriodicity)),
+            ("accrualPeriodicity", Some(AccrualPeriodicity)),
+            ("Ngày cập nhật", Some(Modified)),
+            ("last updated", Some(Modified)),
+            ("Đường dẫn", Some(AccessUrl)),
+            ("landing page", Some(AccessUrl)),
+            ("downloadURL", Some(DownloadUrl)),
+            ("Định dạng", Some(Format)),
+            ("mediaType", Some(MediaType)),
+            ("Đơn vị công bố", Some(Publisher)),
+            ("Đầu mối liên hệ", Some(ContactPoint)),
+            ("email", Some(ContactPoint)),
+            ("Lĩnh vực", Some(Themes)),
+            ("Chủ đề", Some(Themes)),
+            // Project Open Data CSV, DC inventory, DCAT workbooks.
+            ("hasEmail", Some(ContactPoint)),
+            ("bureauCode", None),
+            ("DATASET_NAME", Some(Title)),
+            ("DATASET_CLASSIFICATION_NAME", Some(AccessLevel)),
+            ("UPDATE_INTERVAL", Some(AccrualPeriodicity)),
+            ("RECORD_ID", Some(Identifier)),
+            ("OBJECTID", None),
+            ("dataset_contactPoint_fn", Some(ContactPoint)),
+            ("distribution_downloadURL", Some(DownloadUrl)),
+            // A distribution's title is not the dataset's.
+            ("distribution_title", None),
+            ("STT", None),
+            ("", None),
+            ("(*)", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(field_for_header(header), expected, "{header:?}");
+        }
+    }
+
+    #[test]
+    fn the_synonym_table_is_folded_and_unambiguous() {
+        for (i, (name, _)) in SYNONYMS.iter().enumerate() {
+            assert_eq!(header_key(name), *name, "{name} is not in folded form");
+            assert!(
+                SYNONYMS[..i].iter().all(|(other, _)| other != name),
+                "{name} appears twice"
+            );
+        }
+    }
+
+    #[test]
+    fn a_vietnamese_list_with_a_title_and_numbered_columns() {
+        let text = "DANH MỤC CƠ SỞ DỮ LIỆU CỦA UBND TỈNH,,,,,,,,,\n\
+            ,,,,,,,,,\n\
+            STT,Mã CSDL,Tên cơ sở dữ liệu,Mô tả,Cơ quan quản lý,Loại CSDL,Lộ trình,Thời gian hoàn thành,Chia sẻ qua,Từ khóa\n\
+            (1),(2),(3),(4),(5),(6),(7),(8),(9),(10)\n\
+            1,HT-01,Cơ sở dữ liệu hộ tịch,\"Hộ tịch, khai sinh, khai tử\",Sở Tư pháp,CSDL chuyên ngành,Đang vận hành,2023,LGSP,\"hộ tịch; khai sinh | khai tử\"\n\
+            2,DD-02,Cơ sở dữ liệu đất đai,,Sở Tài nguyên và Môi trường,CSDL quốc gia,Đang xây dựng,2025-12-31,NDXP,\n";
+        let (summary, all) = csv_all(text.as_bytes()).unwrap();
+        assert_eq!(summary.datasets, 2);
+        assert_eq!(all.len(), 2);
+        let ht = &all[0];
+        assert_eq!(ht.identifier.as_deref(), Some("HT-01"));
+        assert_eq!(ht.title.as_deref(), Some("Cơ sở dữ liệu hộ tịch"));
+        assert_eq!(
+            ht.description.as_deref(),
+            Some("Hộ tịch, khai sinh, khai tử")
+        );
+        // No publisher column: the managing agency publishes.
+        assert_eq!(ht.publisher.as_deref(), Some("Sở Tư pháp"));
+        assert_eq!(ht.database.owner.as_deref(), Some("Sở Tư pháp"));
+        assert_eq!(ht.database.kind.as_deref(), Some("CSDL chuyên ngành"));
+        assert_eq!(ht.database.roadmap_status.as_deref(), Some("Đang vận hành"));
+        assert_eq!(ht.database.roadmap_target.as_deref(), Some("2023"));
+        assert_eq!(ht.database.shared_via.as_deref(), Some("LGSP"));
+        assert_eq!(ht.keywords, ["hộ tịch", "khai sinh", "khai tử"]);
+        assert!(ht.problems.is_empty(), "{:?}", ht.problems);
+        let dd = &all[1];
+        assert_eq!(dd.description, None);
+        assert_eq!(dd.database.roadmap_target.as_deref(), Some("2025-12-31"));
+        assert!(dd.keywords.is_empty());
+    }
+
+    #[test]
+    fn a_semicolon_list_with_a_byte_order_mark() {
+        let text = "\u{feff}Mã;Tên CSDL;Đơn vị công bố;Cơ quan chủ quản;Ngày cập nhật;Đường dẫn\r\n\
+            YT-1;Cơ sở y tế, bệnh viện;Sở Y tế;UBND tỉnh;2024-05-01;https://x/yt.csv\r\n\
+            YT-2;\"Tiêm chủng; vắc xin\";Sở Y tế;UBND tỉnh;;\r\n";
+        let (summary, all) = csv_all(text.as_bytes()).unwrap();
+        assert_eq!(summary.datasets, 2);
+        let yt = &all[0];
+        // The mark is gone, so `Mã` is recognised.
+        assert_eq!(yt.identifier.as_deref(), Some("YT-1"));
+        assert_eq!(yt.title.as_deref(), Some("Cơ sở y tế, bệnh viện"));
+        // A publisher column is there: the owner stays the owner.
+        assert_eq!(yt.publisher.as_deref(), Some("Sở Y tế"));
+        assert_eq!(yt.database.owner.as_deref(), Some("UBND tỉnh"));
+        assert_eq!(yt.modified.as_deref(), Some("2024-05-01"));
+        assert_eq!(
+            yt.distributions[0].access_url.as_deref(),
+            Some("https://x/yt.csv")
+        );
+        assert_eq!(all[1].title.as_deref(), Some("Tiêm chủng; vắc xin"));
+        assert!(all[1].distributions.is_empty());
+    }
+
+    #[test]
+    fn tabs_and_excels_separator_hint() {
+        let (_, all) = csv_all("title\tidentifier\nA, B\ta\n".as_bytes()).unwrap();
+        assert_eq!(all[0].title.as_deref(), Some("A, B"));
+        let (_, all) = csv_all("sep=;\nMã;Tên\nA,1;Alpha\n".as_bytes()).unwrap();
+        assert_eq!(all[0].identifier.as_deref(), Some("A,1"));
+        assert_eq!(all[0].title.as_deref(), Some("Alpha"));
+    }
+
+    #[test]
+    fn headers_that_name_nothing_are_an_error_in_both_languages() {
+        let message = format_message(csv_all(
+            "STT,Họ và tên,Ngày sinh\n1,Nguyễn Văn A,1990\n".as_bytes(),
+        ));
+        for part in [
+            "\"Họ và tên\"",
+            "\"Ngày sinh\"",
+            "không tìm thấy cột",
+            "no column names a title or an identifier",
+            "\"Tên cơ sở dữ liệu\"",
+            "\"title\"",
+            "\"Mã CSDL\"",
+            "\"identifier\"",
+        ] {
+            assert!(message.contains(part), "{part} not in {message}");
+        }
+        assert!(matches!(
+            csv_all(b""),
+            Err(CatalogError::Format { format: "CSV", .. })
+        ));
+    }
+
+    #[test]
+    fn ragged_and_empty_rows_are_lenient() {
+        let text = "Mã,Tên CSDL,Mô tả\nA,Alpha\n\n,,\n  ,  \nB,Beta,desc,extra\nC,Gamma,ok\n";
+        let (summary, all) = csv_all(text.as_bytes()).unwrap();
+        assert_eq!(summary.datasets, 3);
+        let ids: Vec<_> = all
+            .iter()
+            .map(|d| d.identifier.as_deref().unwrap())
+            .collect();
+        assert_eq!(ids, ["A", "B", "C"]);
+        assert_eq!(all[0].problems.len(), 1);
+        assert_eq!(all[0].problems[0].field, "row");
+        assert_eq!(
+            all[0].problems[0].message,
+            "line 2 has 2 cells where the header has 3"
+        );
+        assert_eq!(all[1].description.as_deref(), Some("desc"));
+        assert_eq!(
+            all[1].problems[0].message,
+            "line 6 has 4 cells where the header has 3"
+        );
+        assert!(all[2].problems.is_empty());
+    }
+
+    #[test]
+    fn encodings_other_than_utf8() {
+        // One stray Windows-1258 byte in a cell: read, and noted.
+        let (_, all) = csv_all(b"Ma,Title\nA,caf\xe9\n").unwrap();
+        assert_eq!(all[0].title.as_deref(), Some("caf\u{fffd}"));
+        assert_eq!(all[0].problems[0].field, "Title");
+        assert!(all[0].problems[0].message.contains("not UTF-8"));
+        // A whole file in Windows-1258: the headers cannot be read.
+        let message = format_message(csv_all(b"M\xe3,T\xean CSDL\nA,B\n"));
+        assert!(message.contains("không phải UTF-8"), "{message}");
+        assert!(message.contains("save it as \"CSV UTF-8\""), "{message}");
+        // Excel's "Unicode Text".
+        let message = format_message(csv_all(b"\xff\xfeM\x00a\x00"));
+        assert!(message.contains("UTF-16"), "{message}");
+    }
+
+    /// The Project Open Data example: 3 datasets, checked by hand.
+    #[test]
+    fn reads_the_project_open_data_csv() {
+        let mut all = Vec::new();
+        let summary = parse_csv(fixture!("pod-v1.1_example_catalog-sample.csv"), |d| {
+            all.push(d)
+        })
+        .unwrap();
+        assert_eq!(summary.datasets, 3);
+        let first = &all[0];
+        assert_eq!(
+            first.identifier.as_deref(),
+            Some("http://dx.doi.org/10.7927/H4PZ56R2")
+        );
+        assert_eq!(
+            first.title.as_deref(),
+            Some("U.S. Widget Manufacturing Statistics")
+        );
+        // `fn` comes before `hasEmail`; the first filled in wins.
+        assert_eq!(first.contact_point.as_deref(), Some("Jane Doe"));
+        assert_eq!(first.keywords, ["widget", "manufacturing", "factory"]);
+        assert_eq!(first.access_level.as_deref(), Some("public"));
+        assert_eq!(first.modified.as_deref(), Some("2011-11-19T12:00:00Z"));
+        assert!(
+            first
+                .publisher
+                .as_deref()
+                .unwrap()
+                .starts_with("Widget Services,")
+        );
+        assert_eq!(
+            first.distributions[0].download_url.as_deref(),
+            Some("https://data.agency.gov/datasets/widgets-statistics/widgets.csv")
+        );
+        assert_eq!(
+            first.distributions[0].media_type.as_deref(),
+            Some("text/csv")
+        );
+        // The second has neither downloadURL nor mediaType.
+        assert!(all[1].distributions.is_empty());
+        assert_eq!(all[1].contact_point.as_deref(), Some("James Doe"));
+        assert!(all.iter().all(|d| d.problems.is_empty()));
+    }
+
+    /// Washington DC's inventory: 1640 rows, all 19 cells wide, no empty row; 545 have
+    /// DATE_LAST_MODIFIED and 773 DATASET_URL (counted with Python's csv module).
+    #[test]
+    fn reads_the_dc_enterprise_dataset_inventory() {
+        let mut all = Vec::new();
+        let summary = parse_csv(
+            fixture!("us-dc_enterprise-dataset-inventory_2018-03-11.csv"),
+            |d| all.push(d),
+        )
+        .unwrap();
+        assert_eq!(summary.datasets, 1640);
+        assert!(all.iter().all(|d| d.problems.is_empty()));
+        assert_eq!(all.iter().filter(|d| d.modified.is_some()).count(), 545);
+        assert_eq!(
+            all.iter().filter(|d| !d.distributions.is_empty()).count(),
+            773
+        );
+        let mut ids: Vec<_> = all.iter().filter_map(|d| d.identifier.clone()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 1640);
+
+        let first = &all[0];
+        assert_eq!(first.identifier.as_deref(), Some("4570"));
+        assert_eq!(first.title.as_deref(), Some("Programs and Outreach"));
+        assert_eq!(first.publisher.as_deref(), Some("DC Public Library"));
+        assert_eq!(first.database.owner.as_deref(), Some("DCPL"));
+        assert_eq!(first.issued.as_deref(), Some("2018-03-11"));
+        assert_eq!(
+            first.access_level.as_deref(),
+            Some("Public Not Proactively Released")
+        );
+        assert_eq!(first.themes, ["Public Services"]);
+        assert_eq!(first.accrual_periodicity.as_deref(), Some("Yearly"));
+        assert_eq!(
+            first.keywords,
+            [
+                "public service",
+                "Programs",
+                "Outreach",
+                "Story Time",
+                "Technology",
+                "Computer"
+            ]
+        );
+        // The URL cell ends in a newline inside its quotes.
+        assert_eq!(
+            all[1].distributions[0].access_url.as_deref(),
+            Some("https://www.dclibrary.org/godigital/all")
+        );
+        let last = &all[1639];
+        assert_eq!(last.identifier.as_deref(), Some("6175"));
+        assert_eq!(last.title.as_deref(), Some("Emergency Walkout Routes"));
+        assert_eq!(last.access_level.as_deref(), Some("Open"));
+    }
+
+    /// Argentina's Ministry of Justice: sheets Catalog, Theme, Dataset (18 filled rows
+    /// under the header, then 4 empty ones), Distribution (71 rows), Field, Notas.
+    #[test]
+    fn reads_a_dcat_workbook_with_a_distribution_sheet() {
+        let (summary, all) = xlsx_all(fixture!("argentina-minjus_catalogo-justicia.xlsx")).unwrap();
+        assert_eq!(summary.datasets, 18);
+        let infoleg = &all[0];
+        assert_eq!(
+            infoleg.identifier.as_deref(),
+            Some("d9a963ea-8b1d-4ca3-9dd9-07a4773e8c23")
+        );
+        assert_eq!(
+            infoleg.title.as_deref(),
+            Some("Base de datos legislativos Infoleg")
+        );
+        assert_eq!(infoleg.accrual_periodicity.as_deref(), Some("R/P1M"));
+        assert_eq!(
+            infoleg.license.as_deref(),
+            Some("Open Data Commons Open Database License (ODbL)")
+        );
+        assert_eq!(infoleg.themes, ["informacion-juridica"]);
+        assert_eq!(infoleg.keywords.len(), 7);
+        assert_eq!(infoleg.keywords[1], "boletín oficial");
+        // The landing page, then the sheet's 3 CSV files for this dataset.
+        assert_eq!(infoleg.distributions.len(), 4);
+        assert_eq!(
+            infoleg.distributions[0].access_url.as_deref(),
+            Some("http://datos.jus.gob.ar/dataset/base-de-datos-legislativos-infoleg")
+        );
+        assert!(
+            infoleg.distributions[1..]
+                .iter()
+                .all(|d| d.format.as_deref() == Some("CSV") && d.download_url.is_some())
+        );
+        // Its identifier cell ends in a newline, and still finds its one distribution.
+        let caj = &all[1];
+        assert_eq!(
+            caj.identifier.as_deref(),
+            Some("9775fcdf-99b9-47f6-87ae-6d46cfd15b40")
+        );
+        assert_eq!(caj.distributions.len(), 2);
+        // Every dataset has a landing page; the sheet has 71 distributions.
+        let total: usize = all.iter().map(|d| d.distributions.len()).sum();
+        assert_eq!(total, 18 + 71);
+        assert!(all.iter().all(|d| d.problems.is_empty()));
+    }
+
+    #[test]
+    fn reads_a_handmade_vietnamese_workbook() {
+        let (summary, all) = xlsx_all(fixture!("handmade_danh-muc-csdl.xlsx")).unwrap();
+        // The instructions sheet, title, blank, numbering and empty rows are all skipped.
+        assert_eq!(summary.datasets, 2);
+        let dc = &all[0];
+        assert_eq!(dc.identifier.as_deref(), Some("CSDL-01"));
+        assert_eq!(dc.title.as_deref(), Some("Cơ sở dữ liệu dân cư"));
+        assert_eq!(dc.database.kind.as_deref(), Some("CSDL quốc gia"));
+        assert_eq!(dc.database.owner.as_deref(), Some("Bộ Công an"));
+        assert_eq!(dc.publisher.as_deref(), Some("Bộ Công an"));
+        assert_eq!(dc.database.roadmap_status.as_deref(), Some("Đang vận hành"));
+        assert_eq!(dc.database.roadmap_target.as_deref(), Some("2021"));
+        assert_eq!(dc.database.shared_via.as_deref(), Some("NDXP"));
+        assert_eq!(dc.modified.as_deref(), Some("2024-06-01"));
+        assert_eq!(dc.keywords, ["dân cư", "căn cước"]);
+        assert!(dc.problems.is_empty(), "{:?}", dc.problems);
+        let land = &all[1];
+        // A code typed as a number.
+        assert_eq!(land.identifier.as_deref(), Some("42"));
+        assert_eq!(land.modified, None);
+        assert_eq!(land.problems.len(), 1);
+        assert!(
+            land.problems[0].message.contains("#N/A"),
+            "{:?}",
+            land.problems
+        );
+    }
+
+    #[test]
+    fn a_file_that_is_not_a_workbook_is_an_error() {
+        let result = xlsx_all(Cursor::new(b"Ma,Title\nA,B\n".to_vec()));
+        assert!(
+            matches!(result, Err(CatalogError::Format { format: "XLSX", .. })),
+            "{result:?}"
+        );
+    }
+
+    #[test]
+    fn numbering_rows_are_told_from_data() {
+        let row = |cells: &[&str]| cells.iter().map(|c| c.to_string()).collect::<Vec<_>>();
+        assert!(is_numbering_row(&row(&["(1)", "(2)", "(3)", ""])));
+        assert!(is_numbering_row(&row(&["1", "2", "3", "4"])));
+        assert!(!is_numbering_row(&row(&["1", "2025", "3"])));
+        assert!(!is_numbering_row(&row(&["1", "2"])));
+        assert!(!is_numbering_row(&row(&["(1)", "Dân cư", "(3)"])));
+    }
 }

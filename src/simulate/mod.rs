@@ -64,15 +64,17 @@ pub enum Published {
     DcatTurtle,
     DcatJsonLd,
     Csv,
+    Xlsx,
 }
 
 impl Published {
-    pub const ALL: [Published; 5] = [
+    pub const ALL: [Published; 6] = [
         Published::DataJson,
         Published::Ckan,
         Published::DcatTurtle,
         Published::DcatJsonLd,
         Published::Csv,
+        Published::Xlsx,
     ];
 
     /// The catalog's path under the agency's prefix.
@@ -83,6 +85,7 @@ impl Published {
             Published::DcatTurtle => "catalog.ttl",
             Published::DcatJsonLd => "catalog.jsonld",
             Published::Csv => "danh-muc.csv",
+            Published::Xlsx => "danh-muc.xlsx",
         }
     }
 }
@@ -165,7 +168,7 @@ impl Federation {
                 // About two in five publish data.json; the rest spread over the other forms.
                 let published = match rng.random_range(0..10) {
                     0..=3 => Published::DataJson,
-                    n => Published::ALL[1 + (n as usize - 4) % 4],
+                    n => Published::ALL[1 + (n as usize - 4) % 5],
                 };
                 SimAgency {
                     code: a.code.clone(),
@@ -348,6 +351,7 @@ pub fn router(federation: Arc<Federation>) -> Router {
         .route("/{code}/catalog.ttl", get(catalog))
         .route("/{code}/catalog.jsonld", get(catalog))
         .route("/{code}/danh-muc.csv", get(catalog))
+        .route("/{code}/danh-muc.xlsx", get(catalog))
         .route("/{code}/ckan/api/3/action/package_search", get(catalog))
         .route("/{code}/services/{n}", get(service))
         .with_state(federation)
@@ -382,15 +386,28 @@ async fn catalog(
         records.clear();
     }
     let here = format!("http://simulated.invalid{}", uri.path());
-    let (content_type, body) = match sim.published {
-        Published::DataJson => ("application/json", render::datajson(&records)),
-        Published::DcatJsonLd => ("application/ld+json", render::jsonld(&here, &records)),
-        Published::Csv => ("text/csv; charset=utf-8", render::csv(&records)),
+    let (content_type, body): (&str, Vec<u8>) = match sim.published {
+        Published::DataJson => ("application/json", render::datajson(&records).into_bytes()),
+        Published::Xlsx => match render::xlsx(&records, &sim.name) {
+            Ok(bytes) => (
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                bytes,
+            ),
+            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        },
+        Published::DcatJsonLd => (
+            "application/ld+json",
+            render::jsonld(&here, &records).into_bytes(),
+        ),
+        Published::Csv => (
+            "text/csv; charset=utf-8",
+            render::csv(&records).into_bytes(),
+        ),
         Published::Ckan => {
             let rows = q.rows.unwrap_or(PAGE_SIZE).clamp(1, 1000);
             (
                 "application/json",
-                render::ckan_search(&records, q.start.unwrap_or(0), rows),
+                render::ckan_search(&records, q.start.unwrap_or(0), rows).into_bytes(),
             )
         }
         Published::DcatTurtle => {
@@ -405,7 +422,7 @@ async fn catalog(
                 .then(|| format!("{}?page={}", uri.path(), page + 1));
             (
                 "text/turtle",
-                render::turtle(&here, &chunk, next.as_deref()),
+                render::turtle(&here, &chunk, next.as_deref()).into_bytes(),
             )
         }
     };
@@ -418,8 +435,7 @@ async fn catalog(
             .into_response(),
         Some(Breakage::Truncated) => {
             let cut = body.len() * 2 / 3;
-            let cut = (0..=cut).rev().find(|&i| body.is_char_boundary(i)).unwrap_or(0);
-            ([(header::CONTENT_TYPE, content_type)], body[..cut].to_string()).into_response()
+            ([(header::CONTENT_TYPE, content_type)], body[..cut].to_vec()).into_response()
         }
         _ => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
     }

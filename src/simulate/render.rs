@@ -259,39 +259,65 @@ pub fn jsonld(base: &str, records: &[SimRecord]) -> String {
     .unwrap_or_default()
 }
 
-/// The Decree 47 list of databases as CSV, with Vietnamese headers.
+/// The Decree 47 list of databases: Vietnamese headers, one row per database.
+const LIST_HEADERS: [&str; 11] = [
+    "Mã CSDL",
+    "Tên cơ sở dữ liệu",
+    "Mô tả",
+    "Cơ quan quản lý",
+    "Đầu mối liên hệ",
+    "Từ khóa",
+    "Lĩnh vực",
+    "Ngày cập nhật",
+    "Tần suất cập nhật",
+    "Giấy phép",
+    "Đường dẫn",
+];
+
+fn list_row(r: &SimRecord) -> [String; 11] {
+    let o = |v: &Option<String>| v.clone().unwrap_or_default();
+    [
+        r.identifier.clone(),
+        r.title.clone(),
+        o(&r.description),
+        o(&r.publisher),
+        o(&r.contact),
+        o(&r.keyword),
+        o(&r.theme),
+        o(&r.modified),
+        o(&r.periodicity),
+        o(&r.license),
+        o(&r.download_url),
+    ]
+}
+
+/// The list as CSV.
 pub fn csv(records: &[SimRecord]) -> String {
     let mut w = ::csv::Writer::from_writer(Vec::new());
-    let _ = w.write_record([
-        "Mã CSDL",
-        "Tên cơ sở dữ liệu",
-        "Mô tả",
-        "Cơ quan quản lý",
-        "Đầu mối liên hệ",
-        "Từ khóa",
-        "Lĩnh vực",
-        "Ngày cập nhật",
-        "Tần suất cập nhật",
-        "Giấy phép",
-        "Đường dẫn",
-    ]);
+    let _ = w.write_record(LIST_HEADERS);
     for r in records {
-        let o = |v: &Option<String>| v.clone().unwrap_or_default();
-        let _ = w.write_record([
-            r.identifier.clone(),
-            r.title.clone(),
-            o(&r.description),
-            o(&r.publisher),
-            o(&r.contact),
-            o(&r.keyword),
-            o(&r.theme),
-            o(&r.modified),
-            o(&r.periodicity),
-            o(&r.license),
-            o(&r.download_url),
-        ]);
+        let _ = w.write_record(list_row(r));
     }
     w.into_inner()
         .map(|b| String::from_utf8_lossy(&b).into_owned())
         .unwrap_or_default()
+}
+
+/// The list as an XLSX workbook, under a title block as agencies' spreadsheets often are.
+pub fn xlsx(records: &[SimRecord], agency: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    sheet.set_name("Danh mục CSDL")?;
+    sheet.write_string(0, 0, format!("Danh mục cơ sở dữ liệu — {agency}"))?;
+    for (col, h) in LIST_HEADERS.iter().enumerate() {
+        sheet.write_string(2, col as u16, *h)?;
+    }
+    for (row, r) in records.iter().enumerate() {
+        for (col, cell) in list_row(r).iter().enumerate() {
+            if !cell.is_empty() {
+                sheet.write_string(3 + row as u32, col as u16, cell)?;
+            }
+        }
+    }
+    book.save_to_buffer()
 }
