@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::catalog::rdf::{self, RdfSyntax};
-use crate::catalog::{self, CatalogError, Dataset, ckan_api as ckan, lists};
+use crate::catalog::{self, CatalogError, Dataset, ckan, table};
 use crate::fetch::{Answer, Body, Fetcher, Validators};
 use crate::observation::{CatalogObservation, CatalogOutcome, Failure, FailureClass, Note};
 use crate::registry::{CatalogEndpoint, CatalogFormat};
@@ -324,7 +324,7 @@ pub fn read_page(
                 ids: p.ids,
             })
         }
-        Format::Csv => lists::parse_csv(reader, |d| sink.add(&d)).map(|_| Next::End),
+        Format::Csv => table::parse_csv(reader, |d| sink.add(&d)).map(|_| Next::End),
         Format::Xlsx => {
             // The xlsx reader needs to seek (a zip archive), so it gets the bytes whole.
             let mut bytes = Vec::new();
@@ -332,7 +332,7 @@ pub fn read_page(
             reader
                 .read_to_end(&mut bytes)
                 .map_err(|e| CatalogError::Io(e.to_string()))?;
-            lists::parse_xlsx(std::io::Cursor::new(bytes), |d| sink.add(&d)).map(|_| Next::End)
+            table::parse_xlsx(std::io::Cursor::new(bytes), |d| sink.add(&d)).map(|_| Next::End)
         }
     }
 }
@@ -597,6 +597,24 @@ pub async fn harvest_into(
         }
     }
     record(&mut obs, &sink);
+    if format == Format::Ckan
+        && sink.datasets == 0
+        && let Some(org) = &endpoint.organization
+    {
+        // No package for the agency's organization: the portal's organization_list tells
+        // a misspelt or renamed organization from one that has published nothing.
+        obs.requests += 1;
+        if let Some(known) = organizations(fetcher, &ckan_base(&endpoint.url)).await
+            && !known.iter().any(|o| o == org)
+        {
+            let sample: Vec<&str> = known.iter().take(20).map(String::as_str).collect();
+            obs.notes.push(Note::UnknownOrganization(format!(
+                "the portal has no organization `{org}`; it has {} (first: {})",
+                known.len(),
+                sample.join(", ")
+            )));
+        }
+    }
     obs.duration_ms = started.elapsed().as_millis() as u64;
     let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
         observation: Some(obs.clone()),
@@ -605,6 +623,17 @@ pub async fn harvest_into(
         ..state
     });
     (obs, keep, sink)
+}
+
+/// A CKAN portal's `organization_list`, or `None` if it cannot be read.
+async fn organizations(fetcher: &Fetcher, base: &Url) -> Option<Vec<String>> {
+    let url = base.join("api/3/action/organization_list").ok()?;
+    let page = fetcher.get(&url).await.ok()?;
+    tokio::task::spawn_blocking(move || {
+        ckan::parse_organization_list(page.body.reader().ok()?).ok()
+    })
+    .await
+    .ok()?
 }
 
 /// Copies what the sink gathered into the observation.

@@ -56,6 +56,8 @@ pub enum Note {
     Paging(String),
     /// How many records reuse an identifier already seen in the catalog.
     DuplicateIdentifiers(usize),
+    /// The CKAN organization registered for the agency is not on the portal.
+    UnknownOrganization(String),
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

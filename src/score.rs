@@ -434,6 +434,12 @@ fn catalog_notes(obs: &AgencyObservation) -> Vec<Finding> {
                 m.clone(),
                 "make every page link to the next one, and the last page to none",
             ),
+            Note::UnknownOrganization(m) => note(
+                "T1.ckan-organization",
+                Severity::Info,
+                m.clone(),
+                "register the organization's `name` as it appears in the portal's organization_list",
+            ),
             Note::DuplicateIdentifiers(n) => note(
                 "Q.clean.duplicate-identifier",
                 Severity::Info,

@@ -395,15 +395,21 @@ fn portal_server(portal: Arc<Portal>) -> Router {
             .get("start")
             .and_then(|r| r.parse().ok())
             .unwrap_or(0);
-        let since = params.get("fq").and_then(|fq| {
-            fq.strip_prefix("metadata_modified:[")
-                .and_then(|r| r.split(" TO").next())
-                .map(|s| s.trim_end_matches('Z').to_string())
-        });
-        let organization = params
+        // The two clauses dtindex sends, as Solr reads them: a date range (compared as
+        // instants, so `.000Z` is dropped) and a quoted organization name.
+        let clauses: Vec<String> = params
             .get("fq")
-            .and_then(|fq| fq.split("organization:").nth(1))
-            .map(|o| o.split_whitespace().next().unwrap_or_default().to_string());
+            .map(|fq| fq.split(" AND ").map(str::to_string).collect())
+            .unwrap_or_default();
+        let since = clauses.iter().find_map(|c| {
+            c.strip_prefix("metadata_modified:[")
+                .and_then(|r| r.split(" TO").next())
+                .map(|s| s.trim_end_matches('Z').trim_end_matches(".000").to_string())
+        });
+        let organization = clauses.iter().find_map(|c| {
+            c.strip_prefix("organization:")
+                .map(|o| o.trim_matches('"').to_string())
+        });
         let all = p.packages.lock().unwrap().clone();
         let matching: Vec<serde_json::Value> = all
             .into_iter()
@@ -422,8 +428,20 @@ fn portal_server(portal: Arc<Portal>) -> Router {
         axum::Json(serde_json::json!({"success": true, "result": {"count": matching.len(), "results": page}}))
             .into_response()
     }
+    async fn organizations(State(p): State<Arc<Portal>>) -> Response {
+        let mut names: Vec<String> = p
+            .packages
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|pk| pk["organization"]["name"].as_str().map(str::to_string))
+            .collect();
+        names.dedup();
+        axum::Json(serde_json::json!({"success": true, "result": names})).into_response()
+    }
     Router::new()
         .route("/api/3/action/package_search", get(search))
+        .route("/api/3/action/organization_list", get(organizations))
         .with_state(portal)
 }
 
@@ -469,7 +487,7 @@ async fn a_ckan_portal_is_harvested_incrementally_and_fully_when_packages_disapp
     let queries = portal.queries.lock().unwrap().clone();
     assert!(queries[0].contains("fq=metadata_modified"), "{queries:?}");
     assert!(
-        queries[0].contains("2026-03-01T00%3A00%3A00Z"),
+        queries[0].contains("2026-03-01T00%3A00%3A00.000Z"),
         "{queries:?}"
     );
     assert_eq!(
@@ -515,7 +533,20 @@ async fn an_agency_on_a_shared_portal_is_read_through_its_organization() {
     let (obs, _) = harvest::harvest(&fetcher(), &ep, None).await;
     let queries = portal.queries.lock().unwrap().clone();
     assert_eq!(obs.datasets, 1, "{queries:?}");
-    assert!(queries[0].contains("organization%3Aso-yte"), "{queries:?}");
+    assert!(
+        queries[0].contains("organization%3A%22so-yte%22"),
+        "{queries:?}"
+    );
+
+    // A misspelt organization: no package, and a note naming the ones the portal has.
+    let misspelt = CatalogEndpoint {
+        organization: Some("so-y-te".into()),
+        ..ep
+    };
+    let (obs, _) = harvest::harvest(&fetcher(), &misspelt, None).await;
+    assert_eq!(obs.datasets, 0);
+    let told = obs.notes.iter().any(|n| matches!(n, Note::UnknownOrganization(m) if m.contains("so-y-te") && m.contains("so-yte")));
+    assert!(told, "{:?}", obs.notes);
 }
 
 #[tokio::test]

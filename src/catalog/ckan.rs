@@ -57,7 +57,7 @@ pub fn parse_package_search<R: Read>(
     de.end().map_err(json_error)?;
     match answer {
         Answer::Failed(error) => Err(failure(error)),
-        Answer::Page(page) => page.finish(),
+        Answer::Page(page) => page.finish(&mut each),
     }
 }
 
@@ -269,16 +269,20 @@ struct PageParts {
     count: Option<u64>,
     saw_results: bool,
     page: SearchPage,
+    /// Keys that are not a search result's: the package itself when the document is a
+    /// `package_show` answer, or an organization with its `packages`.
+    rest: Map<String, Value>,
 }
 
+/// Keys of a search result that say nothing about its packages.
+const IGNORED_KEYS: [&str; 3] = ["facets", "search_facets", "sort"];
+
+/// The message for a document that is an array: CKAN's name lists are not catalogs.
+const NAME_LIST: &str = "this is a list of names (package_list or organization_list), not a catalog; register the portal's root URL and dtindex reads its package_search";
+
 impl PageParts {
-    /// Reads `key` if it is one of a result's, returning whether it was.
-    fn read_key<'de, A, F>(
-        &mut self,
-        key: &str,
-        map: &mut A,
-        each: &mut F,
-    ) -> Result<bool, A::Error>
+    /// Reads the value of `key`: a result's own keys, else kept in `rest`.
+    fn read_key<'de, A, F>(&mut self, key: &str, map: &mut A, each: &mut F) -> Result<(), A::Error>
     where
         A: MapAccess<'de>,
         F: FnMut(Dataset),
@@ -300,9 +304,15 @@ impl PageParts {
                 self.saw_results = true;
                 map.next_value_seed(ResultsSeed { parts: self, each })?;
             }
-            _ => return Ok(false),
+            _ if IGNORED_KEYS.contains(&key) => {
+                map.next_value::<IgnoredAny>()?;
+            }
+            _ => {
+                let value = map.next_value::<Value>()?;
+                self.rest.insert(key.to_string(), value);
+            }
         }
-        Ok(true)
+        Ok(())
     }
 
     fn see(&mut self, package: &Value) {
@@ -318,10 +328,32 @@ impl PageParts {
         self.page.returned += 1;
     }
 
-    fn finish(self) -> Result<SearchPage, CatalogError> {
+    fn finish(mut self, each: &mut impl FnMut(Dataset)) -> Result<SearchPage, CatalogError> {
+        if self.count.is_none() && !self.saw_results {
+            // Not a search page. An organization_show (with include_datasets) lists its
+            // packages; a package_show answer is the package.
+            if let Some(Value::Array(packages)) = self.rest.remove("packages") {
+                for package in packages.into_iter().filter(Value::is_object) {
+                    self.see(&package);
+                    each(package_to_dataset(package));
+                }
+                self.page.count = self.page.returned as u64;
+                return Ok(self.page);
+            }
+            if self.rest.get("is_organization") == Some(&Value::Bool(true)) {
+                return Ok(self.page);
+            }
+            if ["id", "name"].iter().any(|k| self.rest.contains_key(*k)) {
+                let package = Value::Object(std::mem::take(&mut self.rest));
+                self.see(&package);
+                each(package_to_dataset(package));
+                self.page.count = 1;
+                return Ok(self.page);
+            }
+        }
         let Some(count) = self.count else {
             return Err(format_error(
-                "the answer is not a package_search result: it has no `count`",
+                "the answer is neither a package_search result (no `count`) nor a package",
             ));
         };
         if !self.saw_results {
@@ -340,7 +372,7 @@ struct AnswerSeed<'a, F> {
 impl<'de, F: FnMut(Dataset)> DeserializeSeed<'de> for AnswerSeed<'_, F> {
     type Value = Answer;
     fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        d.deserialize_map(self)
+        d.deserialize_any(self)
     }
 }
 
@@ -349,6 +381,10 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for AnswerSeed<'_, F> {
 
     fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
         f.write_str("a CKAN package_search answer (an object with `result`)")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(NAME_LIST))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -372,9 +408,7 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for AnswerSeed<'_, F> {
                     })?;
                 }
                 _ => {
-                    if !bare.read_key(&key, &mut map, &mut *self.each)? {
-                        map.next_value::<IgnoredAny>()?;
-                    }
+                    bare.read_key(&key, &mut map, &mut *self.each)?;
                 }
             }
         }
@@ -408,12 +442,14 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for ResultSeed<'_, F> {
         Ok(None)
     }
 
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(de::Error::custom(NAME_LIST))
+    }
+
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         let mut parts = PageParts::default();
         while let Some(key) = map.next_key::<String>()? {
-            if !parts.read_key(&key, &mut map, &mut *self.each)? {
-                map.next_value::<IgnoredAny>()?;
-            }
+            parts.read_key(&key, &mut map, &mut *self.each)?;
         }
         Ok(Some(parts))
     }
@@ -482,10 +518,10 @@ pub fn package_to_dataset(package: Value) -> Dataset {
     ds.themes = themes(&mut p);
     ds.spatial = spatial(&mut p);
     ds.temporal = temporal(&mut p);
-    // The publisher's own dates, where an extension carries them, say more about the data
-    // than CKAN's record keeping (`metadata_modified` moves when anyone edits a tag).
-    ds.issued = p.text(&["issued", "metadata_created"]);
-    ds.modified = p.text(&["modified", "metadata_modified"]);
+    // CKAN's own record keeping first: an incremental harvest compares `modified` with
+    // the `metadata_modified` it asked from. An extension's DCAT dates are the fallback.
+    ds.issued = p.text(&["metadata_created", "issued"]);
+    ds.modified = p.text(&["metadata_modified", "modified"]);
     ds.accrual_periodicity = p.text(&[
         "frequency",
         "accrual_periodicity",
@@ -508,8 +544,9 @@ pub fn package_to_dataset(package: Value) -> Dataset {
     ds
 }
 
-/// The organization publishes; the maintainer is the contact. Each stands in for the
-/// other when a portal fills in only one.
+/// The organization publishes; the maintainer (else the author) is the contact. A
+/// maintainer is not taken for the publisher: completeness would credit a field the
+/// agency left empty (ckanext-dcat maps `author` to `dct:creator`, not the publisher).
 fn publisher_and_contact(p: &mut Package) -> (Option<String>, Option<String>) {
     let maintainer = p.text(&["maintainer"]);
     let author = p.text(&["author"]);
@@ -518,13 +555,12 @@ fn publisher_and_contact(p: &mut Package) -> (Option<String>, Option<String>) {
         .into_iter()
         .next()
         .or_else(|| p.text(&["publisher_name"]))
-        .or_else(|| p.names("publisher", &["name", "email"]).into_iter().next())
-        .or_else(|| maintainer.clone())
-        .or(author);
+        .or_else(|| p.names("publisher", &["name", "email"]).into_iter().next());
     let contact = maintainer
         .or_else(|| p.text(&["maintainer_email", "contact_name", "contact_email"]))
         .or_else(|| p.text(&["contact-name", "contact-email"]))
         .or_else(|| p.names("contact", &["name", "email"]).into_iter().next())
+        .or(author)
         .or_else(|| p.text(&["author_email"]));
     (publisher, contact)
 }
@@ -995,6 +1031,31 @@ mod tests {
         (page, all)
     }
 
+    #[test]
+    fn other_documents_a_portal_serves_are_read_or_named() {
+        // organization_show with include_datasets: a catalog of its packages.
+        let (page, all) = search(
+            r#"{"success": true, "result": {"is_organization": true, "name": "so-yte",
+               "packages": [{"id": "p1", "title": "Cơ sở y tế"}, {"id": "p2"}]}}"#,
+        );
+        assert_eq!(page.unwrap().ids, ["p1", "p2"]);
+        assert_eq!(all[0].title.as_deref(), Some("Cơ sở y tế"));
+        // Without include_datasets: an empty catalog, not an error.
+        let (page, all) = search(r#"{"result": {"is_organization": true, "name": "o"}}"#);
+        assert_eq!((page.unwrap().count, all.len()), (0, 0));
+        // package_show, bare: the one package.
+        let (page, all) = search(r#"{"id": "p9", "name": "dan-cu", "num_resources": 0}"#);
+        assert_eq!(
+            (page.unwrap().count, all[0].identifier.as_deref()),
+            (1, Some("p9"))
+        );
+        // package_list and organization_list are names, not catalogs.
+        for list in [r#"["a", "b"]"#, r#"{"success": true, "result": ["a"]}"#] {
+            let err = search(list).0.unwrap_err().to_string();
+            assert!(err.contains("list of names"), "{err}");
+        }
+    }
+
     fn fields(ds: &Dataset) -> Vec<&str> {
         ds.problems.iter().map(|p| p.field.as_str()).collect()
     }
@@ -1369,6 +1430,18 @@ mod tests {
         assert_eq!(upload.byte_size, Some(2048));
         assert_eq!(upload.media_type.as_deref(), Some("text/csv"));
         assert!(ds.problems.is_empty(), "{:?}", ds.problems);
+    }
+
+    #[test]
+    fn ckans_dates_come_before_dcat_ones() {
+        let ds = package_to_dataset(serde_json::json!({
+            "id": "d", "metadata_modified": "2024-02-01T00:00:00", "modified": "2020-01-01",
+            "metadata_created": "2023-01-01T00:00:00", "issued": "2019-01-01"
+        }));
+        assert_eq!(ds.modified.as_deref(), Some("2024-02-01T00:00:00"));
+        assert_eq!(ds.issued.as_deref(), Some("2023-01-01T00:00:00"));
+        let ds = package_to_dataset(serde_json::json!({"id": "d", "modified": "2020-01-01"}));
+        assert_eq!(ds.modified.as_deref(), Some("2020-01-01"));
     }
 
     #[test]

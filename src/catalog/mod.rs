@@ -1,6 +1,6 @@
 //! The normalized catalog model and the parsers that produce it, one module per format:
-//! [`datajson`] (DCAT-US), [`rdf`] (DCAT/DCAT-AP in JSON-LD, Turtle, RDF/XML), [`ckan_api`]
-//! (the CKAN Action API) and [`lists`] (CSV and XLSX lists of databases).
+//! [`datajson`] (DCAT-US), [`rdf`] (DCAT/DCAT-AP in JSON-LD, Turtle, RDF/XML), [`ckan`]
+//! (the CKAN Action API) and [`table`] (CSV and XLSX lists of databases).
 //!
 //! Every catalog format an agency may publish is read into the same [`Dataset`] so that
 //! scoring never cares where a record came from. Parsing is pure: it takes bytes (any
@@ -14,10 +14,10 @@
 
 use serde::Serialize;
 
-pub mod ckan_api;
+pub mod ckan;
 pub mod datajson;
-pub mod lists;
 pub mod rdf;
+pub mod table;
 
 pub use datajson::{parse_datajson, parse_datajson_all};
 

@@ -826,7 +826,9 @@ fn sheet_order<R: Read + Seek>(book: &Xlsx<R>) -> Vec<String> {
 
 /// Rows of a sheet as text, with the problems of their cells, in sheet order.
 fn sheet_rows(range: &calamine::Range<Data>) -> Vec<(Vec<String>, Vec<FieldProblem>)> {
-    let first_row = range.start().map_or(0, |(row, _)| row as usize);
+    let (first_row, first_col) = range
+        .start()
+        .map_or((0, 0), |(row, col)| (row as usize, col as usize));
     range
         .rows()
         .enumerate()
@@ -834,11 +836,13 @@ fn sheet_rows(range: &calamine::Range<Data>) -> Vec<(Vec<String>, Vec<FieldProbl
             let mut problems = Vec::new();
             let cells = row
                 .iter()
-                .map(|cell| {
+                .enumerate()
+                .map(|(j, cell)| {
                     cell_text(cell).unwrap_or_else(|error| {
+                        let at = format!("{}{}", column_name(first_col + j), first_row + i + 1);
                         problems.push(FieldProblem {
                             field: "row".into(),
-                            message: format!("row {} holds {error}", first_row + i + 1),
+                            message: format!("cell {at} holds {error}"),
                         });
                         String::new()
                     })
@@ -847,6 +851,18 @@ fn sheet_rows(range: &calamine::Range<Data>) -> Vec<(Vec<String>, Vec<FieldProbl
             (cells, problems)
         })
         .collect()
+}
+
+/// A column's name as a spreadsheet shows it: A…Z, AA….
+fn column_name(index: usize) -> String {
+    let mut name = Vec::new();
+    let mut n = index + 1;
+    while n > 0 {
+        name.push(b'A' + ((n - 1) % 26) as u8);
+        n = (n - 1) / 26;
+    }
+    name.reverse();
+    String::from_utf8_lossy(&name).into_owned()
 }
 
 fn cell_text(cell: &Data) -> Result<String, String> {
@@ -1323,10 +1339,9 @@ mod tests {
         assert_eq!(land.identifier.as_deref(), Some("42"));
         assert_eq!(land.modified, None);
         assert_eq!(land.problems.len(), 1);
-        assert!(
-            land.problems[0].message.contains("#N/A"),
-            "{:?}",
-            land.problems
+        assert_eq!(
+            land.problems[0].message,
+            "cell I7 holds the Excel error #N/A"
         );
     }
 
@@ -1337,6 +1352,12 @@ mod tests {
             matches!(result, Err(CatalogError::Format { format: "XLSX", .. })),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn column_names_run_past_z() {
+        let names = [0, 8, 25, 26, 27, 701, 702].map(column_name);
+        assert_eq!(names, ["A", "I", "Z", "AA", "AB", "ZZ", "AAA"]);
     }
 
     #[test]

@@ -523,7 +523,7 @@ mod tests {
     #[test]
     fn every_published_form_reads_back_to_the_same_tally() {
         use crate::catalog::rdf::{RdfSyntax, parse_dcat};
-        use crate::catalog::{ckan_api, lists, parse_datajson};
+        use crate::catalog::{ckan, parse_datajson, table};
         use crate::score::CompletenessTally;
         let reg = Registry::builtin();
         let fed = Federation::plan(&reg, 5);
@@ -576,7 +576,7 @@ mod tests {
             (
                 "ckan",
                 tally(&|each| {
-                    ckan_api::parse_package_search(
+                    ckan::parse_package_search(
                         render::ckan_search(&records, 0, 1000).as_bytes(),
                         each,
                     )
@@ -586,7 +586,7 @@ mod tests {
             (
                 "csv",
                 tally(&|each| {
-                    lists::parse_csv(render::csv(&records).as_bytes(), each).unwrap();
+                    table::parse_csv(render::csv(&records).as_bytes(), each).unwrap();
                 }),
             ),
         ];
