@@ -24,6 +24,7 @@ use url::Url;
 use crate::registry::{
     Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint,
 };
+use crate::score::Method;
 
 /// The registry compiled into the binary, so that `dtindex demo` works from any directory.
 pub const BUILTIN_REGISTRY: &str = include_str!("../config/agencies.toml");
@@ -204,6 +205,8 @@ struct RawService {
     url: Spanned<String>,
     #[serde(default)]
     platform: Option<Spanned<String>>,
+    #[serde(default)]
+    api_description: Option<Spanned<String>>,
 }
 
 const AGENCY_HELP: &str = "each [[agency]] needs code, kind and name; optional: name_ascii, \
@@ -330,10 +333,13 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
         let s = s.get_ref();
         let url = optional_url(rep, Some(&s.url), "services.url");
         let platform = s.platform.as_ref().map(|p| p.get_ref().trim().to_string());
+        let api_description =
+            optional_url(rep, s.api_description.as_ref(), "services.api_description");
         if let Some(url) = url {
             services.push(ServiceEndpoint {
                 url,
                 platform: platform.filter(|p| !p.is_empty()),
+                api_description,
             });
         } else if s.url.get_ref().trim().is_empty() {
             rep.error(
@@ -421,6 +427,8 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
         url: &'a str,
         #[serde(skip_serializing_if = "Option::is_none")]
         platform: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        api_description: Option<&'a str>,
     }
     let file = File {
         agency: registry
@@ -445,6 +453,7 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
                     .map(|s| Service {
                         url: s.url.as_str(),
                         platform: s.platform.as_deref(),
+                        api_description: s.api_description.as_ref().map(Url::as_str),
                     })
                     .collect(),
                 declaration_url: a
@@ -458,7 +467,7 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
     toml::to_string(&file)
 }
 
-/// What a running daemon reloads on SIGHUP: the registry and the scoring weights. A cycle
+/// What a running daemon reloads on SIGHUP: the registry and the scoring method. A cycle
 /// takes the current one when it starts and keeps it to the end, so a reload never mixes
 /// two registries in one cycle.
 #[derive(Clone)]
@@ -467,13 +476,13 @@ pub struct Live(std::sync::Arc<std::sync::RwLock<std::sync::Arc<LiveConfig>>>);
 #[derive(Debug)]
 pub struct LiveConfig {
     pub registry: Registry,
-    pub weights: crate::score::Weights,
+    pub method: Method,
 }
 
 impl Live {
-    pub fn new(registry: Registry, weights: crate::score::Weights) -> Live {
+    pub fn new(registry: Registry, method: Method) -> Live {
         Live(std::sync::Arc::new(std::sync::RwLock::new(
-            std::sync::Arc::new(LiveConfig { registry, weights }),
+            std::sync::Arc::new(LiveConfig { registry, method }),
         )))
     }
 
@@ -485,8 +494,8 @@ impl Live {
         }
     }
 
-    pub fn replace(&self, registry: Registry, weights: crate::score::Weights) {
-        let next = std::sync::Arc::new(LiveConfig { registry, weights });
+    pub fn replace(&self, registry: Registry, method: Method) {
+        let next = std::sync::Arc::new(LiveConfig { registry, method });
         match self.0.write() {
             Ok(mut guard) => *guard = next,
             Err(poisoned) => *poisoned.into_inner() = next,
@@ -509,7 +518,8 @@ pub struct Settings {
     pub database_url: String,
     pub schedule: ScheduleSettings,
     pub crawl: CrawlSettings,
-    pub weights: crate::score::Weights,
+    /// Where the scoring method lives; `None` means the built-in one.
+    pub targets: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -573,13 +583,21 @@ impl Settings {
                 run_at_start: true,
             },
             crawl: CrawlSettings::default(),
-            weights: crate::score::Weights::default(),
+            targets: None,
         }
     }
 
     pub fn load(path: &Path) -> Result<Settings, ConfigError> {
         let source = read(path)?;
         Settings::parse(path, &source)
+    }
+
+    /// Loads the scoring method these settings name, or the built-in one.
+    pub fn load_method(&self) -> Result<Method, ConfigError> {
+        match &self.targets {
+            Some(path) => Method::load(path),
+            None => Ok(Method::builtin()),
+        }
     }
 
     /// Loads the registry these settings name, or the built-in one.
@@ -675,9 +693,9 @@ impl Settings {
                         apply_crawl(&mut rep, &mut settings.crawl, c, base);
                     }
                 }
-                "scoring" => {
-                    if let Some(w) = rep.decode::<RawWeights>(value, help) {
-                        apply_weights(&mut rep, &mut settings.weights, w);
+                "targets" => {
+                    if let Some(path) = rep.decode::<Spanned<String>>(value, help) {
+                        settings.targets = Some(base.join(path.get_ref()));
                     }
                 }
                 _ => {}
@@ -724,8 +742,8 @@ const SECTION_HELP: &[(&str, &str)] = &[
          agency_deadline_secs, max_body_bytes, max_redirects (positive integers) and extra_ca_file (a path)",
     ),
     (
-        "scoring",
-        "[scoring] takes the weights t1, t4 and completeness (points out of 1000)",
+        "targets",
+        "targets = \"targets.toml\": the scoring method (targets, weights, bands), relative to this file",
     ),
 ];
 
@@ -765,14 +783,6 @@ struct RawCrawl {
     max_body_bytes: Option<Spanned<u64>>,
     max_redirects: Option<Spanned<u64>>,
     extra_ca_file: Option<Spanned<String>>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawWeights {
-    t1: Option<Spanned<f64>>,
-    t4: Option<Spanned<f64>>,
-    completeness: Option<Spanned<f64>>,
 }
 
 fn positive(rep: &mut Reporter<'_>, value: Option<Spanned<u64>>, name: &str) -> Option<u64> {
@@ -831,37 +841,200 @@ fn apply_crawl(rep: &mut Reporter<'_>, crawl: &mut CrawlSettings, raw: RawCrawl,
     }
 }
 
-fn apply_weights(rep: &mut Reporter<'_>, weights: &mut crate::score::Weights, raw: RawWeights) {
-    let mut last_span = None;
-    for (slot, value) in [
-        (&mut weights.t1, raw.t1),
-        (&mut weights.t4, raw.t4),
-        (&mut weights.completeness, raw.completeness),
-    ] {
-        if let Some(v) = value {
-            if !v.get_ref().is_finite() || *v.get_ref() < 0.0 {
-                rep.error(
-                    v.span(),
-                    "a weight must be a finite number of points, zero or more",
-                    "e.g. t1 = 400.0",
-                );
-                continue;
-            }
-            last_span = Some(v.span());
-            *slot = *v.get_ref();
-        }
+// ---------------------------------------------------------------------------------------
+// The scoring method (`targets.toml`)
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMethod {
+    version: String,
+    quality_weight: Spanned<f64>,
+    #[serde(default)]
+    bands: Option<Spanned<RawBands>>,
+    #[serde(default)]
+    target: Vec<Spanned<RawTarget>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBands {
+    excellent: f64,
+    good: f64,
+    sufficient: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    id: Spanned<String>,
+    name: String,
+    #[serde(default)]
+    name_vi: Option<String>,
+    source: String,
+    #[serde(default)]
+    part: Vec<Spanned<RawPart>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPart {
+    id: Spanned<String>,
+    name: String,
+    weight: Spanned<f64>,
+    goal: Spanned<f64>,
+    #[serde(default)]
+    above: bool,
+}
+
+const TARGETS_HELP: &str = "the targets file holds version, quality_weight, [bands] and \
+     [[target]] tables (id, name, name_vi, source) each with [[target.part]] (id, name, weight, goal, above)";
+
+impl Method {
+    pub fn load(path: &Path) -> Result<Method, ConfigError> {
+        let source = read(path)?;
+        Method::parse(path, &source)
     }
-    let total = weights.total();
-    if let Some(span) = last_span
-        && (total - crate::score::INDEX_SCALE).abs() > 1e-6
-    {
-        rep.error(
-            span,
-            format!("the weights add up to {total}, not {}", crate::score::INDEX_SCALE),
-            "the index is out of 1000 points, like the official DTI: make t1 + t4 + completeness = 1000",
-        );
+
+    /// Parses and checks a targets file: known evidence, weights adding up to 1000, goals
+    /// between 0 and 1, bands in order.
+    pub fn parse(file: &Path, source: &str) -> Result<Method, ConfigError> {
+        use crate::score::method::{Bands, Evidence, Part, Target};
+        let mut rep = Reporter::new(file, source);
+        let doc = parse_document(&mut rep, source);
+        let span = doc.span();
+        let value = Spanned::new(span.clone(), DeValue::Table(doc.into_inner()));
+        let Some(raw) = rep.decode::<RawMethod>(value, TARGETS_HELP) else {
+            return Err(ConfigError::Invalid(rep.found));
+        };
+        let mut method = Method {
+            version: raw.version,
+            targets: Vec::new(),
+            quality_weight: *raw.quality_weight.get_ref(),
+            bands: Bands::default(),
+        };
+        let check_weight = |rep: &mut Reporter<'_>, w: &Spanned<f64>| {
+            let ok = w.get_ref().is_finite() && *w.get_ref() >= 0.0;
+            if !ok {
+                rep.error(
+                    w.span(),
+                    "a weight must be a finite number of points, zero or more",
+                    "e.g. weight = 150.0",
+                );
+            }
+            ok
+        };
+        check_weight(&mut rep, &raw.quality_weight);
+        if let Some(b) = raw.bands {
+            let (bspan, b) = (b.span(), b.into_inner());
+            if !(b.excellent > b.good
+                && b.good > b.sufficient
+                && b.sufficient >= 0.0
+                && b.excellent <= INDEX_POINTS)
+            {
+                rep.error(
+                    bspan,
+                    "the bands must be ordered: 1000 ≥ excellent > good > sufficient ≥ 0",
+                    "e.g. excellent = 850.0, good = 700.0, sufficient = 500.0",
+                );
+            }
+            method.bands = Bands {
+                excellent: b.excellent,
+                good: b.good,
+                sufficient: b.sufficient,
+            };
+        }
+        let mut seen: Vec<Evidence> = Vec::new();
+        for t in raw.target {
+            let (tspan, t) = (t.span(), t.into_inner());
+            if method
+                .targets
+                .iter()
+                .any(|x: &Target| x.id == *t.id.get_ref())
+            {
+                rep.error(
+                    t.id.span(),
+                    format!("target `{}` is defined twice", t.id.get_ref()),
+                    "give each target its own id",
+                );
+            }
+            if t.part.is_empty() {
+                rep.error(
+                    tspan,
+                    format!("target `{}` has no [[target.part]]", t.id.get_ref()),
+                    "a target is scored by its parts: add at least one",
+                );
+            }
+            let mut parts = Vec::new();
+            for p in t.part {
+                let p = p.into_inner();
+                let Some(evidence) = Evidence::parse(p.id.get_ref()) else {
+                    rep.error(
+                        p.id.span(),
+                        format!("no evidence check is named `{}`", p.id.get_ref()),
+                        format!(
+                            "known parts: {}",
+                            Evidence::ALL.map(Evidence::id).join(", ")
+                        ),
+                    );
+                    continue;
+                };
+                if !evidence.id().starts_with(&format!("{}.", t.id.get_ref())) {
+                    rep.error(
+                        p.id.span(),
+                        format!(
+                            "part `{}` does not belong to target `{}`",
+                            evidence.id(),
+                            t.id.get_ref()
+                        ),
+                        "a part's id starts with its target's id",
+                    );
+                }
+                if seen.contains(&evidence) {
+                    rep.error(
+                        p.id.span(),
+                        format!("part `{}` appears twice", evidence.id()),
+                        "each evidence is scored once",
+                    );
+                }
+                seen.push(evidence);
+                check_weight(&mut rep, &p.weight);
+                let goal = *p.goal.get_ref();
+                if !(0.0..=1.0).contains(&goal) {
+                    rep.error(
+                        p.goal.span(),
+                        format!("goal {goal} is not a share between 0 and 1"),
+                        "write 1.0 for all agencies, 0.5 for half",
+                    );
+                }
+                parts.push(Part {
+                    evidence,
+                    name: p.name,
+                    weight: *p.weight.get_ref(),
+                    goal,
+                    above: p.above,
+                });
+            }
+            method.targets.push(Target {
+                id: t.id.into_inner(),
+                name_vi: t.name_vi.unwrap_or_else(|| t.name.clone()),
+                name: t.name,
+                source: t.source,
+                parts,
+            });
+        }
+        let total = method.targets_weight() + method.quality_weight;
+        if rep.found.is_empty() && (total - INDEX_POINTS).abs() > 1e-6 {
+            rep.error(
+                raw.quality_weight.span(),
+                format!("the weights add up to {total}, not {INDEX_POINTS}"),
+                "the index is out of 1000 points, like the official DTI: make the parts' weights and quality_weight add up to 1000",
+            );
+        }
+        rep.finish(method)
     }
 }
+
+const INDEX_POINTS: f64 = crate::score::INDEX_SCALE;
 
 #[cfg(test)]
 mod tests {
@@ -991,17 +1164,14 @@ catalog_format = "yaml"
     #[test]
     fn settings_errors_are_all_reported() {
         let err = settings(
-            "[server]\nlisten = \"localhost\"\n[schedule]\ncron = \"*/5 * * * *\"\n[crawl]\nconcurrency = 0\nmax_body_bytes = \"big\"\n[scoring]\nt1 = 500.0\n[colour]\n",
+            "targets = 5\n[server]\nlisten = \"localhost\"\n[schedule]\ncron = \"*/5 * * * *\"\n[crawl]\nconcurrency = 0\nmax_body_bytes = \"big\"\n[colour]\n",
         )
         .unwrap_err();
-        let lines: Vec<usize> = err.diagnostics().iter().map(|d| d.line).collect();
+        let mut lines: Vec<usize> = err.diagnostics().iter().map(|d| d.line).collect();
+        lines.sort();
         // listen, cron, the crawl section's type error (reported once for the section),
-        // the weights that no longer add up, and the unknown section.
-        assert!(lines.contains(&2), "{err}");
-        assert!(lines.contains(&4), "{err}");
-        assert!(lines.contains(&7), "{err}");
-        assert!(lines.contains(&9), "{err}");
-        assert!(lines.contains(&10), "{err}");
+        // a targets path that is not a string, and the unknown section.
+        assert_eq!(lines, [1, 3, 5, 8, 9], "{err}");
     }
 
     #[test]
@@ -1015,6 +1185,7 @@ catalog_format = "yaml"
         reg.agencies[0].services.push(ServiceEndpoint {
             url: Url::parse("http://127.0.0.1:1234/BQP/services/0").unwrap(),
             platform: Some("LGSP".into()),
+            api_description: Url::parse("http://127.0.0.1:1234/BQP/services/0/openapi.json").ok(),
         });
         let text = registry_to_toml(&reg).unwrap();
         assert_eq!(registry(&text).unwrap(), reg);
@@ -1026,5 +1197,41 @@ catalog_format = "yaml"
         let s = Settings::load(&dir.join("dtindex.toml")).unwrap_or_else(|e| panic!("{e}"));
         let reg = s.load_registry().unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(reg.agencies.len(), 51);
+        assert_eq!(
+            s.load_method().unwrap_or_else(|e| panic!("{e}")),
+            Method::builtin()
+        );
+    }
+
+    fn method(src: &str) -> Result<Method, ConfigError> {
+        Method::parse(Path::new("targets.toml"), src)
+    }
+
+    #[test]
+    fn every_targets_error_is_located() {
+        let src = "version = \"v9\"\nquality_weight = 300.0\n[bands]\nexcellent = 500.0\ngood = 700.0\nsufficient = 100.0\n\n[[target]]\nid = \"T1\"\nname = \"x\"\nsource = \"y\"\n  [[target.part]]\n  id = \"T1.catalogue\"\n  name = \"n\"\n  weight = 100.0\n  goal = 1.0\n  [[target.part]]\n  id = \"T4.api\"\n  name = \"n\"\n  weight = -1.0\n  goal = 2.0\n";
+        let err = method(src).unwrap_err();
+        let found: Vec<(usize, &str)> = err
+            .diagnostics()
+            .iter()
+            .map(|d| (d.line, d.message.as_str()))
+            .collect();
+        assert_eq!(found.len(), 5, "{err}");
+        assert!(found[0].1.contains("bands must be ordered"), "{err}");
+        assert_eq!(found[1], (13, "no evidence check is named `T1.catalogue`"));
+        assert_eq!(
+            found[2],
+            (18, "part `T4.api` does not belong to target `T1`")
+        );
+        assert_eq!(found[3].0, 20, "{err}");
+        assert_eq!(found[4].0, 21, "{err}");
+        // Weights that do not add up are the last thing checked.
+        let src = method_source().replace("quality_weight = 300.0", "quality_weight = 250.0");
+        let err = method(&src).unwrap_err().to_string();
+        assert!(err.contains("add up to 950"), "{err}");
+    }
+
+    fn method_source() -> String {
+        crate::score::method::BUILTIN_TARGETS.to_string()
     }
 }

@@ -13,13 +13,15 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
+use url::Url;
 
 use crate::config::Live;
 use crate::fetch::Fetcher;
 use crate::harvest::HarvestState;
 use crate::metrics::Metrics;
 use crate::observation::{
-    AgencyObservation, CatalogObservation, CatalogOutcome, Failure, FailureClass, ProbeObservation,
+    AgencyObservation, CatalogObservation, CatalogOutcome, DeclarationObservation, Failure,
+    FailureClass, ProbeObservation,
 };
 use crate::registry::{Agency, Registry};
 use crate::score::{self, Ranked};
@@ -28,7 +30,7 @@ use crate::{harvest, probe};
 
 /// What a cycle needs; shared by the scheduler, the CLI's `crawl` and the tests.
 pub struct Crawler {
-    /// The registry and weights; reloaded on SIGHUP.
+    /// The registry and the scoring method; reloaded on SIGHUP.
     pub live: Live,
     pub fetcher: Fetcher,
     pub store: Store,
@@ -85,7 +87,7 @@ impl Crawler {
         };
         let scores = observations
             .iter()
-            .map(|o| score::assess(o, &live.weights))
+            .map(|o| score::assess(o, &live.method, score::today()))
             .collect();
         let ranked = score::rank(scores);
 
@@ -112,7 +114,7 @@ impl Crawler {
         // The gauges come from the store, as at start: one source for both, and the
         // streaks that span cycles are only there.
         match self.store.run(store::latest_snapshots).await {
-            Ok(snapshots) => self.metrics.publish(&snapshots),
+            Ok(snapshots) => self.metrics.publish(&snapshots, &live.method),
             Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
         }
         self.metrics.count_observations(&observations);
@@ -216,7 +218,8 @@ impl Crawler {
     }
 }
 
-/// Harvests an agency's catalog and probes its services, all at once.
+/// Harvests an agency's catalog, reads its declaration and probes its services (the
+/// registry's and the declared ones, each once), all at once.
 pub async fn observe(
     fetcher: &Fetcher,
     agency: &Agency,
@@ -228,15 +231,27 @@ pub async fn observe(
             None => (CatalogObservation::default(), None),
         }
     };
-    let services =
-        futures_util::future::join_all(agency.services.iter().map(|s| probe::probe(fetcher, s)));
-    let ((catalog, state), services) = tokio::join!(catalog, services);
+    let services = async {
+        let (declaration, declared) =
+            probe::declaration(fetcher, agency.declaration_url.as_ref()).await;
+        let mut all = agency.services.clone();
+        for s in declared {
+            if !all.iter().any(|r| r.url == s.url) {
+                all.push(s);
+            }
+        }
+        let probes = futures_util::future::join_all(all.iter().map(|s| probe::probe(fetcher, s)));
+        (declaration, probes.await)
+    };
+    let ((catalog, state), (declaration, services)) = tokio::join!(catalog, services);
     let obs = AgencyObservation {
         code: agency.code.clone(),
         kind: agency.kind,
         name: agency.name.clone(),
         catalog,
         services,
+        declaration,
+        links: None,
     };
     (obs, state)
 }
@@ -270,7 +285,18 @@ fn cut_off(agency: &Agency, message: String) -> AgencyObservation {
                 latency_ms: 0,
                 failure: Some(failure.clone()),
                 tls_expires_at: None,
+                api_description: None,
             })
             .collect(),
+        declaration: DeclarationObservation {
+            url: agency.declaration_url.as_ref().map(Url::to_string),
+            outcome: if agency.declaration_url.is_some() {
+                CatalogOutcome::FetchFailed(failure.clone())
+            } else {
+                CatalogOutcome::NotPublished
+            },
+            ..DeclarationObservation::default()
+        },
+        links: None,
     }
 }

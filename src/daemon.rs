@@ -27,7 +27,10 @@ use crate::store::{self, Store};
 const CYCLE_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Opens the store (creating and migrating it) and the metrics restored from it.
-pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)> {
+pub async fn open_store(
+    settings: &Settings,
+    method: &crate::score::Method,
+) -> anyhow::Result<(Store, Metrics)> {
     let url = settings.database_url.clone();
     let store = tokio::task::spawn_blocking(move || Store::open(&url))
         .await?
@@ -41,7 +44,7 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<(Store, Metrics)>
     }
     let metrics = Metrics::new().context("creating the metrics registry")?;
     let latest = store.run(store::latest_snapshots).await?;
-    metrics.publish(&latest);
+    metrics.publish(&latest, method);
     if let Some(cycle) = store.run(store::latest_finished_cycle).await?
         && let Some(finished) = cycle.finished_at
     {
@@ -75,8 +78,9 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let live = Live::new(registry, settings.weights.clone());
-    let (store, metrics) = open_store(&settings).await?;
+    let method = settings.load_method()?;
+    let (store, metrics) = open_store(&settings, &method).await?;
+    let live = Live::new(registry, method);
     let crawler = Arc::new(crawler(
         &settings,
         live.clone(),
@@ -198,13 +202,13 @@ fn reload_on_sighup(source: Option<PathBuf>, live: Live, shutdown: CancellationT
                 tracing::warn!("SIGHUP: running on built-in settings, nothing to reload");
                 continue;
             };
-            match Settings::load(path).and_then(|s| Ok((s.load_registry()?, s.weights))) {
-                Ok((registry, weights)) => {
+            match Settings::load(path).and_then(|s| Ok((s.load_registry()?, s.load_method()?))) {
+                Ok((registry, method)) => {
                     tracing::info!(
                         agencies = registry.agencies.len(),
-                        "SIGHUP: registry and weights reloaded"
+                        "SIGHUP: registry and scoring method reloaded"
                     );
-                    live.replace(registry, weights);
+                    live.replace(registry, method);
                 }
                 Err(e) => tracing::error!(
                     "SIGHUP: configuration not reloaded, the running one is kept:\n{e}"

@@ -23,7 +23,7 @@ use crate::catalog::{self, CatalogError, Dataset, ckan, table};
 use crate::fetch::{Answer, Body, Fetcher, Validators};
 use crate::observation::{CatalogObservation, CatalogOutcome, Failure, FailureClass, Note};
 use crate::registry::{CatalogEndpoint, CatalogFormat};
-use crate::score::CompletenessTally;
+use crate::score::{Mark, QualityTally, quality};
 
 /// How many pages a paged catalog may have before dtindex stops following it.
 pub const MAX_PAGES: usize = 10_000;
@@ -203,16 +203,19 @@ fn sniff(head: &[u8]) -> Option<Format> {
 // Reading
 
 /// A callback handed every dataset read.
-pub type EachDataset = Box<dyn FnMut(&Dataset) + Send>;
+pub type EachDataset = Box<dyn FnMut(&Dataset, &Mark) + Send>;
 
 /// Everything read from a catalog's datasets, folded as they stream past.
 #[derive(Default)]
 pub struct DatasetSink {
-    pub tally: CompletenessTally,
+    pub tally: QualityTally,
     pub datasets: usize,
     pub duplicate_identifiers: usize,
     pub schema_invalid: usize,
     seen: HashSet<u64>,
+    /// Hashes of each record's title, description and URLs, to spot a record listed twice
+    /// under different identifiers.
+    records: HashSet<u64>,
     hasher: RandomState,
     /// Called with every dataset, for callers that want more than the tally (`inspect`).
     each: Option<EachDataset>,
@@ -227,7 +230,7 @@ pub struct DatasetSink {
 
 impl DatasetSink {
     /// A sink that also hands every dataset to `each`.
-    pub fn with(each: impl FnMut(&Dataset) + Send + 'static) -> DatasetSink {
+    pub fn with(each: impl FnMut(&Dataset, &Mark) + Send + 'static) -> DatasetSink {
         DatasetSink {
             each: Some(Box::new(each)),
             ..DatasetSink::default()
@@ -237,27 +240,37 @@ impl DatasetSink {
     pub fn add(&mut self, dataset: &Dataset) {
         let digest = content_digest(dataset);
         self.digests.push(digest);
+        self.datasets += 1;
+        let duplicate_id = dataset.identifier.as_ref().is_some_and(|id| {
+            // Hashes, not the identifiers: a million records cost 8 MB, not the strings.
+            !self.seen.insert(self.hasher.hash_one(id))
+        });
+        if duplicate_id {
+            self.duplicate_identifiers += 1;
+        }
+        let urls: Vec<_> = dataset
+            .distributions
+            .iter()
+            .map(|x| (&x.access_url, &x.download_url))
+            .collect();
+        let record = self
+            .hasher
+            .hash_one((&dataset.title, &dataset.description, urls));
+        let duplicate_record = dataset.title.is_some() && !self.records.insert(record);
+        let mark = quality::mark(dataset).with_duplicates(duplicate_id, duplicate_record);
+        self.tally.add(&mark);
         // Per-dataset work downstream is done for new and changed datasets only.
         if !self.previous_digests.contains(&digest) {
             self.changed += 1;
             if let Some(each) = &mut self.each {
-                each(dataset);
-            }
-        }
-        self.datasets += 1;
-        self.tally.add(dataset);
-        if let Some(id) = &dataset.identifier {
-            // Hashes, not the identifiers: a million records cost 8 MB, not the strings.
-            if !self.seen.insert(self.hasher.hash_one(id)) {
-                self.duplicate_identifiers += 1;
+                each(dataset, &mark);
             }
         }
         if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
             self.schema_invalid += 1;
         }
         if let (Some(ckan), Some(id)) = (&mut self.ckan, &dataset.identifier) {
-            ckan.packages
-                .insert(id.clone(), crate::score::missing_mask(dataset));
+            ckan.packages.insert(id.clone(), mark);
             if let Some(m) = &dataset.modified
                 && ckan
                     .last_modified
@@ -364,8 +377,8 @@ pub struct HarvestState {
 pub struct CkanState {
     /// The latest `metadata_modified` seen: the next harvest asks for packages since then.
     pub last_modified: Option<String>,
-    /// Package id → the fields it lacked ([`crate::score::missing_mask`]).
-    pub packages: std::collections::BTreeMap<String, u16>,
+    /// Package id → what it contributed to the scores.
+    pub packages: std::collections::BTreeMap<String, Mark>,
 }
 
 /// Harvests one catalog; returns what was seen and the state to keep for next time.
@@ -729,7 +742,7 @@ async fn ckan_incremental(
         }
         for d in &datasets {
             let id = d.identifier.clone()?;
-            packages.insert(id, crate::score::missing_mask(d));
+            packages.insert(id, quality::mark(d));
             // The range is inclusive: the package modified at `since` comes back unchanged.
             if d.modified.as_deref().is_some_and(|m| m > since) {
                 changed += 1;
@@ -763,8 +776,8 @@ async fn ckan_incremental(
     if total != packages.len() as u64 {
         return None;
     }
-    let mut tally = CompletenessTally::default();
-    packages.values().for_each(|mask| tally.add_mask(*mask));
+    let mut tally = QualityTally::default();
+    packages.values().for_each(|mark| tally.add(mark));
     let mut obs = previous.observation.clone()?;
     obs.datasets = packages.len();
     obs.tally = tally;

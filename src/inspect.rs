@@ -13,9 +13,9 @@ use crate::fetch::Fetcher;
 use crate::harvest::{self, DatasetSink};
 use crate::observation::{AgencyObservation, CatalogObservation};
 use crate::registry::{AgencyKind, CatalogEndpoint, CatalogFormat};
-use crate::score::{self, Finding, Weights};
+use crate::score::{self, Dimension, Finding, Method, quality};
 
-/// Points the catalog quality score is out of.
+/// Points the catalog quality score is out of: the mean of the four dimensions.
 pub const QUALITY_SCALE: f64 = 100.0;
 
 #[derive(Debug, Clone, Serialize)]
@@ -25,10 +25,21 @@ pub struct Report {
     /// `parsed`, `parse_failed`, `fetch_failed`.
     pub outcome: String,
     pub datasets: usize,
-    /// Catalog findings first, then each dataset's, in catalog order.
+    /// Catalog findings first, then each dataset's, in catalog order. Each one's `points`
+    /// is what it costs the score; together they are what the catalog lost.
     pub findings: Vec<Finding>,
-    /// Metadata quality, 0–100: the share of the checked fields present.
+    /// Catalog quality, 0–100: the mean of the four dimensions.
     pub score: f64,
+    /// Each dimension (sufficient/đủ, correct/đúng, clean/sạch, alive/sống), 0–100.
+    pub dimensions: std::collections::BTreeMap<&'static str, f64>,
+}
+
+/// The method as inspect scores a lone catalog: quality alone, out of 100.
+fn catalog_method() -> Method {
+    Method {
+        quality_weight: QUALITY_SCALE,
+        ..Method::builtin()
+    }
 }
 
 /// Reads `source` (a path, or an http(s) URL) and reports on it.
@@ -37,11 +48,14 @@ pub async fn inspect(
     format: CatalogFormat,
     crawl: &CrawlSettings,
 ) -> anyhow::Result<Report> {
+    let today = score::today();
+    let method = catalog_method();
     let per_dataset: Arc<Mutex<Vec<Finding>>> = Arc::default();
     let collected = per_dataset.clone();
-    let sink = DatasetSink::with(move |d| {
+    let sink = DatasetSink::with(move |d, mark| {
         if let Ok(mut all) = collected.lock() {
-            all.extend(score::dataset_findings(d));
+            // Scaled for a catalog of one; divided by the real count once it is known.
+            all.extend(score::dataset_findings(d, mark, &method, 1, today));
         }
     });
     let catalog = match Url::parse(source) {
@@ -69,43 +83,81 @@ pub async fn inspect(
             .lock()
             .map_err(|_| anyhow::anyhow!("a parser thread panicked"))?,
     );
-    Ok(report(source, catalog, &mut dataset_findings))
+    let n = catalog.datasets.max(1) as f64;
+    dataset_findings.iter_mut().for_each(|f| f.points /= n);
+    Ok(report(source, catalog, dataset_findings, today))
 }
 
 fn report(
     source: &str,
     catalog: CatalogObservation,
-    dataset_findings: &mut Vec<Finding>,
+    mut dataset_findings: Vec<Finding>,
+    today: i32,
 ) -> Report {
-    score::spread_completeness_points(dataset_findings, catalog.datasets, QUALITY_SCALE);
     let obs = AgencyObservation {
         code: "inspect".into(),
         kind: AgencyKind::Province,
         name: source.into(),
         catalog: catalog.clone(),
         services: Vec::new(),
+        declaration: Default::default(),
+        links: None,
     };
-    let assessed = score::assess(&obs, &Weights::default());
-    // The catalog's own findings; completeness is told per dataset below, services do not
-    // apply to a lone catalog.
+    let assessed = score::assess(&obs, &catalog_method(), today);
+    // Told per dataset below: the catalog-wide counts of the dataset rules.
+    let per_dataset_rule = |rule: &str| {
+        quality::DATASET_RULES.iter().any(|r| r.id == rule) || rule == quality::FRESHNESS.id
+    };
+    // A lone catalog has no services: that rule is not held against it.
+    let not_applicable = "Q.alive.services-up";
+    let given_back: f64 = assessed
+        .findings
+        .iter()
+        .filter(|f| f.rule == not_applicable)
+        .map(|f| f.points)
+        .sum();
     let mut findings: Vec<Finding> = assessed
         .findings
-        .into_iter()
-        .filter(|f| {
-            f.rule.starts_with("T1.")
-                || (f.rule.starts_with("Q.") && !f.rule.starts_with("Q.completeness."))
+        .iter()
+        .filter(|f| f.rule.starts_with("T1.") || f.rule.starts_with("Q."))
+        .filter(|f| f.rule != not_applicable && !per_dataset_rule(&f.rule))
+        .cloned()
+        .map(|mut f| {
+            if f.rule.starts_with("T1.") {
+                // The targets are not part of a catalog's quality score.
+                f.points = 0.0;
+            }
+            f
         })
-        .filter(|f| f.rule != "Q.correct.schema")
         .collect();
-    findings.append(dataset_findings);
+    findings.append(&mut dataset_findings);
+    let mut dimensions = std::collections::BTreeMap::new();
+    let mut total = 0.0;
+    for d in Dimension::ALL {
+        let c = assessed.component(&score::dimension_id(d));
+        let (points, max) = c.map_or((0.0, 1.0), |c| (c.points, c.max_points));
+        let back = if d == Dimension::Alive {
+            given_back
+        } else {
+            0.0
+        };
+        let value = round2(100.0 * (points + back) / max);
+        total += points + back;
+        dimensions.insert(d.as_str(), value);
+    }
     Report {
         source: source.into(),
         format: catalog.format.clone(),
         outcome: catalog.outcome.as_str().to_string(),
         datasets: catalog.datasets,
         findings,
-        score: (catalog.tally.share() * QUALITY_SCALE * 100.0).round() / 100.0,
+        score: round2(total),
+        dimensions,
     }
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// The report as people read it.
@@ -121,6 +173,9 @@ pub fn render_text(r: &Report) -> String {
     let _ = writeln!(out, "outcome:  {}", r.outcome);
     let _ = writeln!(out, "datasets: {}", r.datasets);
     let _ = writeln!(out, "score:    {:.1} / {QUALITY_SCALE}", r.score);
+    for (d, v) in &r.dimensions {
+        let _ = writeln!(out, "  {d:<11}{v:.1}");
+    }
     let _ = writeln!(out, "findings: {}", r.findings.len());
     let mut subject = None;
     for f in &r.findings {

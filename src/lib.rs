@@ -16,6 +16,7 @@ pub mod catalog;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
+pub mod declaration;
 pub mod fetch;
 pub mod harvest;
 pub mod http;

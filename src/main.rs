@@ -16,7 +16,7 @@ use dtindex::config::{self, Settings};
 use dtindex::registry::AgencyKind;
 use dtindex::registry::{CatalogFormat, Registry};
 use dtindex::simulate;
-use dtindex::{daemon, inspect};
+use dtindex::{daemon, inspect, score};
 
 #[derive(Parser)]
 #[command(
@@ -163,8 +163,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Crawl { config } => {
             let settings = load_settings(config.as_deref())?;
-            let live = config::Live::new(settings.load_registry()?, settings.weights.clone());
-            let (store, metrics) = daemon::open_store(&settings).await?;
+            let method = settings.load_method()?;
+            let (store, metrics) = daemon::open_store(&settings, &method).await?;
+            let live = config::Live::new(settings.load_registry()?, method);
             let crawler = daemon::crawler(&settings, live, store, metrics)?;
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
@@ -306,6 +307,16 @@ fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Resul
             None
         }
     };
+    let method = match settings
+        .as_ref()
+        .map_or(Ok(score::Method::builtin()), Settings::load_method)
+    {
+        Ok(m) => Some(m),
+        Err(e) => {
+            errors.push(e);
+            None
+        }
+    };
     if !errors.is_empty() {
         for e in &errors {
             eprintln!("{e}");
@@ -316,6 +327,16 @@ fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Resul
         println!(
             "settings ok: listen {}, database {}, schedule `{}` (UTC)",
             s.listen, s.database_url, s.schedule.cron
+        );
+    }
+    if let Some(m) = &method {
+        println!(
+            "scoring method {} ok: {} targets in {} parts ({} points), quality {} points",
+            m.version,
+            m.targets.len(),
+            m.parts().count(),
+            m.targets_weight(),
+            m.quality_weight
         );
     }
     if let Some(reg) = reg {

@@ -13,7 +13,7 @@ use prometheus::{
 };
 
 use crate::observation::AgencyObservation;
-use crate::score::{Band, TARGET_GOALS};
+use crate::score::{Band, Method};
 
 /// What the gauges show of one agency, as the store holds it after a finished cycle.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,10 +44,10 @@ pub struct ComponentSnapshot {
 
 /// The quality dimension a component measures, for the `dimension` label.
 fn dimension_of(component: &str) -> Option<&'static str> {
-    match component {
-        "completeness" => Some("sufficient"),
-        _ => None,
-    }
+    crate::score::Dimension::ALL
+        .into_iter()
+        .find(|d| component == crate::score::dimension_id(*d))
+        .map(|d| d.as_str())
 }
 
 fn verdict_value(verdict: &str) -> f64 {
@@ -249,9 +249,6 @@ impl Metrics {
         for outcome in ["finished", "failed", "abandoned"] {
             cycles.with_label_values(&[outcome]);
         }
-        for (target, goal) in TARGET_GOALS {
-            target_goal.with_label_values(&[target]).set(*goal);
-        }
         Ok(Metrics {
             registry,
             agency_index,
@@ -282,7 +279,7 @@ impl Metrics {
 
     /// Sets every per-agency gauge and the national attainment from a cycle's results;
     /// agencies no longer present disappear.
-    pub fn publish(&self, agencies: &[AgencySnapshot]) {
+    pub fn publish(&self, agencies: &[AgencySnapshot], method: &Method) {
         for g in [
             &self.agency_index,
             &self.agency_band,
@@ -293,8 +290,21 @@ impl Metrics {
             &self.services_down,
             &self.certificate_expiry,
             &self.attainment,
+            &self.target_goal,
         ] {
             g.reset();
+        }
+        let goals: Vec<(String, f64)> = method
+            .targets
+            .iter()
+            .flat_map(|t| {
+                let least = t.parts.iter().map(|p| p.goal).fold(f64::INFINITY, f64::min);
+                std::iter::once((t.id.clone(), least))
+                    .chain(t.parts.iter().map(|p| (p.id().to_string(), p.goal)))
+            })
+            .collect();
+        for (id, goal) in &goals {
+            self.target_goal.with_label_values(&[id]).set(*goal);
         }
         self.agency_findings.reset();
         for a in agencies {
@@ -316,7 +326,7 @@ impl Metrics {
                     .with_label_values(&[code, kind])
                     .set(t as f64);
             }
-            let band = Band::of(a.index);
+            let band = Band::of(a.index, &method.bands);
             for b in Band::ALL {
                 let on = if b == band { 1.0 } else { 0.0 };
                 self.agency_band
@@ -347,7 +357,7 @@ impl Metrics {
                     .set(n);
             }
         }
-        for (target, _) in TARGET_GOALS {
+        for (target, _) in &goals {
             for kind in ["ministry", "province", "all"] {
                 let of_kind: Vec<&AgencySnapshot> = agencies
                     .iter()
@@ -361,11 +371,11 @@ impl Metrics {
                     .filter(|a| {
                         a.components
                             .iter()
-                            .any(|c| c.id == *target && c.verdict.as_deref() == Some("met"))
+                            .any(|c| c.id == **target && c.verdict.as_deref() == Some("met"))
                     })
                     .count();
                 self.attainment
-                    .with_label_values(&[target, kind])
+                    .with_label_values(&[target.as_str(), kind])
                     .set(met as f64 / of_kind.len() as f64);
             }
         }
@@ -436,7 +446,7 @@ mod tests {
                     max_points: 400.0,
                 },
                 ComponentSnapshot {
-                    id: "completeness".into(),
+                    id: "Q.sufficient".into(),
                     verdict: None,
                     points: 150.0,
                     max_points: 300.0,
@@ -452,11 +462,14 @@ mod tests {
     #[test]
     fn renders_the_required_series() {
         let m = Metrics::new().unwrap();
-        m.publish(&[
-            snapshot("01", "province", 912.5, "met"),
-            snapshot("79", "province", 100.0, "partly"),
-            snapshot("BTC", "ministry", 0.0, "not_met"),
-        ]);
+        m.publish(
+            &[
+                snapshot("01", "province", 912.5, "met"),
+                snapshot("79", "province", 100.0, "partly"),
+                snapshot("BTC", "ministry", 0.0, "not_met"),
+            ],
+            &crate::score::Method::builtin(),
+        );
         m.cycle_duration.observe(3.0);
         m.cycles.with_label_values(&["finished"]).inc();
         m.fetch_errors.with_label_values(&["01", "timeout"]).inc();
@@ -489,8 +502,9 @@ mod tests {
     #[test]
     fn agencies_that_left_disappear() {
         let m = Metrics::new().unwrap();
-        m.publish(&[snapshot("01", "province", 1.0, "met")]);
-        m.publish(&[snapshot("79", "province", 1.0, "met")]);
+        let method = crate::score::Method::builtin();
+        m.publish(&[snapshot("01", "province", 1.0, "met")], &method);
+        m.publish(&[snapshot("79", "province", 1.0, "met")], &method);
         let text = m.render();
         assert!(!text.contains("agency=\"01\""));
         assert!(text.contains("agency=\"79\""));

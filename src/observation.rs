@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::declaration::DocumentKind;
 use crate::registry::AgencyKind;
-use crate::score::CompletenessTally;
+use crate::score::QualityTally;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AgencyObservation {
@@ -15,7 +16,52 @@ pub struct AgencyObservation {
     pub kind: AgencyKind,
     pub name: String,
     pub catalog: CatalogObservation,
+    /// The registry's services and those the declaration adds, each probed once.
     pub services: Vec<ProbeObservation>,
+    pub declaration: DeclarationObservation,
+    /// What the link checks found among the catalog's access and download URLs; `None`
+    /// when they were not checked.
+    pub links: Option<LinkSummary>,
+}
+
+/// The catalog's links, as the link checker last saw them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkSummary {
+    pub checked: u64,
+    /// Failed in as many consecutive cycles as the config asks before a link is broken.
+    pub broken: u64,
+    /// Served a Content-Type other than the media type the catalog declares.
+    pub type_mismatch: u64,
+}
+
+/// The agency's declaration and what checking its claims found.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeclarationObservation {
+    pub url: Option<String>,
+    pub outcome: CatalogOutcome,
+    pub documents: Vec<CheckedDocument>,
+    /// `None` when the declaration says nothing of an analytics platform.
+    pub platform: Option<CheckedClaim>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckedDocument {
+    pub kind: DocumentKind,
+    pub number: Option<String>,
+    pub date: Option<String>,
+    pub claim: CheckedClaim,
+}
+
+/// A claim with a URL, and whether the URL answered.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckedClaim {
+    /// For a platform: whether it is said to be deployed; for a document: always true.
+    pub claimed: bool,
+    pub url: Option<String>,
+    /// `None` when there was no URL to check.
+    pub resolves: Option<bool>,
+    /// Why it did not resolve.
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -41,7 +87,7 @@ pub struct CatalogObservation {
     pub datasets_changed: usize,
     /// Records that failed their format's schema (data.json).
     pub schema_invalid: usize,
-    pub tally: CompletenessTally,
+    pub tally: QualityTally,
     /// What else was noticed on the way, each worth telling the agency.
     pub notes: Vec<Note>,
 }
@@ -140,6 +186,16 @@ impl FailureClass {
     }
 }
 
+/// Whether a service publishes a description of its API, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiDescription {
+    pub url: String,
+    /// OpenAPI, Swagger or WSDL, recognised in the document's first bytes.
+    pub kind: Option<String>,
+    /// Why it is not a usable description (it did not answer, or is something else).
+    pub problem: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProbeObservation {
     pub url: String,
@@ -150,6 +206,8 @@ pub struct ProbeObservation {
     pub failure: Option<Failure>,
     /// When the service's TLS certificate expires (Unix seconds), for HTTPS services.
     pub tls_expires_at: Option<i64>,
+    /// `None` when no description URL is registered or declared for the service.
+    pub api_description: Option<ApiDescription>,
 }
 
 impl ProbeObservation {

@@ -1,11 +1,18 @@
-//! Probing: does each data-sharing service answer, how fast, and until when its TLS
-//! certificate is valid.
+//! Probing: does each data-sharing service answer, how fast, until when its TLS
+//! certificate is valid, and does it describe its API; and checking the claims of an
+//! agency's declaration (a cited document resolves, a declared platform answers).
 //!
 //! A probe is a GET that waits for the headers and then drops the connection: a sharing
 //! service's body can be large, and its status and latency are what is measured.
 
+use url::Url;
+
+use crate::declaration::{self, DeclaredService};
 use crate::fetch::Fetcher;
-use crate::observation::ProbeObservation;
+use crate::observation::{
+    ApiDescription, CatalogOutcome, CheckedClaim, CheckedDocument, DeclarationObservation,
+    ProbeObservation,
+};
 use crate::registry::ServiceEndpoint;
 
 pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObservation {
@@ -22,6 +29,10 @@ pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObserva
         }
         Err((failure, status)) => (status, Some(failure), started.elapsed(), None),
     };
+    let api_description = match &service.api_description {
+        Some(url) => Some(api_description(fetcher, url).await),
+        None => None,
+    };
     ProbeObservation {
         url: service.url.to_string(),
         platform: service.platform.clone(),
@@ -29,7 +40,157 @@ pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObserva
         latency_ms: latency.as_millis() as u64,
         failure,
         tls_expires_at,
+        api_description,
     }
+}
+
+/// How much of an API description is read to recognise it.
+const DESCRIPTION_HEAD: usize = 64 * 1024;
+
+/// Fetches an API description and recognises it as OpenAPI, Swagger or WSDL.
+pub async fn api_description(fetcher: &Fetcher, url: &Url) -> ApiDescription {
+    let (kind, problem) = match fetcher.get(url).await {
+        Ok(mut page) => match page.body.head(DESCRIPTION_HEAD) {
+            Ok(head) => match describe(&head) {
+                Some(kind) => (Some(kind.to_string()), None),
+                None => (
+                    None,
+                    Some(format!(
+                        "the document ({}) is neither OpenAPI, Swagger nor WSDL",
+                        page.content_type.as_deref().unwrap_or("no Content-Type")
+                    )),
+                ),
+            },
+            Err(e) => (None, Some(format!("the document could not be read: {e}"))),
+        },
+        Err((failure, _)) => (None, Some(failure.message)),
+    };
+    ApiDescription {
+        url: url.to_string(),
+        kind,
+        problem,
+    }
+}
+
+/// The kind of API description a document's first bytes show.
+pub fn describe(head: &[u8]) -> Option<&'static str> {
+    let text = String::from_utf8_lossy(head);
+    let key = |name: &str| {
+        // JSON (`"openapi": "3.1.0"`) or YAML (`openapi: 3.1.0`) at any indentation.
+        text.contains(&format!("\"{name}\""))
+            || text
+                .lines()
+                .any(|l| l.trim_start().starts_with(&format!("{name}:")))
+    };
+    if key("openapi") {
+        Some("openapi")
+    } else if key("swagger") {
+        Some("swagger")
+    } else if text.contains("schemas.xmlsoap.org/wsdl") || text.contains("www.w3.org/ns/wsdl") {
+        Some("wsdl")
+    } else {
+        None
+    }
+}
+
+/// Fetches and reads an agency's declaration, checks each claim that has a URL, and
+/// returns the services it declares (to be probed with the registry's).
+pub async fn declaration(
+    fetcher: &Fetcher,
+    url: Option<&Url>,
+) -> (DeclarationObservation, Vec<ServiceEndpoint>) {
+    let Some(url) = url else {
+        return (DeclarationObservation::default(), Vec::new());
+    };
+    let mut obs = DeclarationObservation {
+        url: Some(url.to_string()),
+        ..DeclarationObservation::default()
+    };
+    let page = match fetcher.get(url).await {
+        Ok(page) => page,
+        Err((failure, _)) => {
+            obs.outcome = CatalogOutcome::FetchFailed(failure);
+            return (obs, Vec::new());
+        }
+    };
+    let parsed = page
+        .body
+        .reader()
+        .map_err(|e| e.to_string())
+        .and_then(|mut r| {
+            let mut bytes = Vec::new();
+            std::io::Read::read_to_end(&mut r, &mut bytes).map_err(|e| e.to_string())?;
+            declaration::parse(&bytes)
+        });
+    let declared = match parsed {
+        Ok(d) => d,
+        Err(message) => {
+            obs.outcome = CatalogOutcome::ParseFailed(message);
+            return (obs, Vec::new());
+        }
+    };
+    obs.outcome = CatalogOutcome::Parsed;
+    let documents = declared.documents.iter().map(|doc| async move {
+        CheckedDocument {
+            kind: doc.kind,
+            number: doc.number.clone(),
+            date: doc.date.clone(),
+            claim: check_claim(fetcher, url, true, doc.url.as_deref()).await,
+        }
+    });
+    obs.documents = futures_util::future::join_all(documents).await;
+    if let Some(p) = &declared.analytics_platform {
+        obs.platform = Some(check_claim(fetcher, url, p.deployed, p.url.as_deref()).await);
+    }
+    let services = declared
+        .services
+        .iter()
+        .filter_map(|s| service_of(url, s))
+        .collect();
+    (obs, services)
+}
+
+/// A declared service as a registry entry; URLs are resolved against the declaration's.
+fn service_of(base: &Url, s: &DeclaredService) -> Option<ServiceEndpoint> {
+    let url = base.join(&s.url).ok()?;
+    Some(ServiceEndpoint {
+        url,
+        platform: s.platform.clone(),
+        api_description: s.api_description.as_deref().and_then(|a| base.join(a).ok()),
+    })
+}
+
+async fn check_claim(
+    fetcher: &Fetcher,
+    base: &Url,
+    claimed: bool,
+    url: Option<&str>,
+) -> CheckedClaim {
+    let mut claim = CheckedClaim {
+        claimed,
+        url: url.map(str::to_string),
+        resolves: None,
+        detail: None,
+    };
+    let Some(text) = url else {
+        return claim;
+    };
+    match base.join(text) {
+        Ok(target) if matches!(target.scheme(), "http" | "https") => {
+            match fetcher.head_of(&target).await {
+                Ok(_) => claim.resolves = Some(true),
+                Err((failure, _)) => {
+                    claim.resolves = Some(false);
+                    claim.detail = Some(failure.message);
+                }
+            }
+        }
+        _ => {
+            claim.resolves = Some(false);
+            claim.detail = Some(format!("`{text}` is not an http(s) URL"));
+        }
+    }
+    claim
 }
 
 /// The `notAfter` of a DER certificate, as Unix seconds.
@@ -50,5 +211,26 @@ mod tests {
         let in_30_days = chrono::Utc::now().timestamp() + 30 * 86400;
         assert!((tls.not_after - in_30_days).abs() < 86400 * 2);
         assert_eq!(certificate_expiry(b"not a certificate"), None);
+    }
+
+    #[test]
+    fn api_descriptions_are_recognised() {
+        assert_eq!(
+            describe(br#"{"openapi": "3.1.0", "info": {}}"#),
+            Some("openapi")
+        );
+        assert_eq!(
+            describe(b"openapi: 3.0.3\ninfo:\n  title: x\n"),
+            Some("openapi")
+        );
+        assert_eq!(describe(br#"{"swagger":"2.0"}"#), Some("swagger"));
+        assert_eq!(
+            describe(br#"<definitions xmlns="http://schemas.xmlsoap.org/wsdl/">"#),
+            Some("wsdl")
+        );
+        assert_eq!(
+            describe(b"<html><body>API docs coming soon</body></html>"),
+            None
+        );
     }
 }

@@ -106,6 +106,8 @@ pub struct CatalogEndpoint {
 pub struct ServiceEndpoint {
     pub url: Url,
     pub platform: Option<String>,
+    /// Where the service's OpenAPI/Swagger or WSDL description is published.
+    pub api_description: Option<Url>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -23,7 +23,7 @@ async fn read(
 ) {
     let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let keep = seen.clone();
-    let sink = DatasetSink::with(move |d| keep.lock().unwrap().push(d.clone()));
+    let sink = DatasetSink::with(move |d, _| keep.lock().unwrap().push(d.clone()));
     let (obs, _) = harvest::read_file(&fixture(path), CatalogFormat::Auto, sink)
         .await
         .unwrap();
@@ -110,22 +110,37 @@ fn inspect_json_reports_datasets_findings_and_score() {
     );
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["datasets"], 3);
-    // Read by hand: no record has theme, license or accrualPeriodicity, and the second has
-    // no distribution: 10 of 30 fields missing, a score of 100 × 20/30.
+    // Read by hand. No record has theme, license, accrualPeriodicity, spatial or temporal
+    // (5+10+5+5+5 = 30 of đủ's 100 points each) and the second has no distribution (10):
+    // 100 points lost over 3 records, đủ = 66.67. The second also has no media type
+    // (15 of đúng's): đúng = 95. sạch: none is openly licensed (10 each), the second has
+    // nothing machine-readable (10) nor open (15): 100 − 18.33 = 81.67. sống: all were
+    // modified in 2011, so none is fresh (50) and the catalog is not current (20): 30.
     let findings = report["findings"].as_array().unwrap();
     for f in findings {
         for key in ["rule", "severity", "subject", "message", "fix"] {
             assert!(f[key].is_string(), "{key} in {f}");
         }
     }
+    let dims = &report["dimensions"];
+    let dim = |d: &str| dims[d].as_f64().unwrap();
+    assert_eq!(
+        [
+            dim("sufficient"),
+            dim("correct"),
+            dim("clean"),
+            dim("alive")
+        ],
+        [66.67, 95.0, 81.67, 30.0]
+    );
     let missing_theme = findings
         .iter()
-        .filter(|f| f["rule"] == "Q.completeness.theme")
+        .filter(|f| f["rule"] == "Q.sufficient.theme")
         .count();
     assert_eq!(missing_theme, 3);
     let lost: f64 = findings.iter().map(|f| f["points"].as_f64().unwrap()).sum();
     let score = report["score"].as_f64().unwrap();
-    assert_eq!(score, 66.67);
+    assert_eq!(score, 68.33);
     assert!(
         (score + lost - 100.0).abs() < 0.01,
         "score {score} + lost {lost}"

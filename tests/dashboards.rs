@@ -13,20 +13,27 @@ fn exported() -> String {
         points: 1.0,
         max_points: 1.0,
     };
-    m.publish(&[AgencySnapshot {
-        code: "01".into(),
-        kind: "province".into(),
-        index: 500.0,
-        datasets: 1,
-        components: vec![
-            component("T1", Some("met")),
-            component("completeness", None),
-        ],
-        findings: vec![],
-        catalog_failures_in_a_row: 0,
-        services_down: 0,
-        tls_expires_at: Some(1),
-    }]);
+    m.publish(
+        &[AgencySnapshot {
+            code: "01".into(),
+            kind: "province".into(),
+            index: 500.0,
+            datasets: 1,
+            components: vec![
+                component("T1", Some("met")),
+                component("T1.catalog", Some("met")),
+                component("Q.sufficient", None),
+                component("Q.correct", None),
+                component("Q.clean", None),
+                component("Q.alive", None),
+            ],
+            findings: vec![],
+            catalog_failures_in_a_row: 0,
+            services_down: 0,
+            tls_expires_at: Some(1),
+        }],
+        &dtindex::score::Method::builtin(),
+    );
     for v in [&m.fetches, &m.fetch_errors, &m.probes, &m.probe_failures] {
         v.with_label_values(&["01", "x"]).inc();
     }

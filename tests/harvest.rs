@@ -223,7 +223,13 @@ async fn hostile_bodies_become_precise_outcomes() {
     assert_eq!(obs.datasets, 1);
     assert_eq!(obs.schema_invalid, 1);
     // Every checked field is missing once its wrong-typed value is set aside.
-    assert!(obs.tally.missing.iter().all(|&m| m == 1), "{:?}", obs.tally);
+    let sufficient = dtindex::score::quality::DATASET_RULES
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.dimension == dtindex::score::Dimension::Sufficient);
+    for (i, rule) in sufficient {
+        assert_eq!(obs.tally.failing(i), 1, "{}: {:?}", rule.id, obs.tally);
+    }
 
     let obs = get("/million").await;
     assert_eq!(obs.outcome, CatalogOutcome::Parsed);
@@ -468,11 +474,11 @@ async fn a_ckan_portal_is_harvested_incrementally_and_fully_when_packages_disapp
         format: CatalogFormat::Ckan,
         organization: None,
     };
-    let description = 1; // `description` is the second field of the tally.
+    let description = 1; // `Q.sufficient.description` is the second dataset rule.
 
     let (first, state) = harvest::harvest(&fetcher, &ep, None).await;
     let state = state.unwrap();
-    assert_eq!((first.datasets, first.tally.missing[description]), (3, 1));
+    assert_eq!((first.datasets, first.tally.failing(description)), (3, 1));
     assert_eq!(state.ckan.as_ref().unwrap().packages.len(), 3);
     assert_eq!(
         state.ckan.as_ref().unwrap().last_modified.as_deref(),
@@ -494,7 +500,7 @@ async fn a_ckan_portal_is_harvested_incrementally_and_fully_when_packages_disapp
         second.requests, 2,
         "one page of changes and one count: {queries:?}"
     );
-    assert_eq!((second.datasets, second.tally.missing[description]), (3, 2));
+    assert_eq!((second.datasets, second.tally.failing(description)), (3, 2));
     assert!(!second.unchanged);
 
     // Nothing changed: still incremental, and told as unchanged.
@@ -566,7 +572,7 @@ async fn only_new_and_changed_datasets_are_processed_again() {
     let fetcher = fetcher();
     let ep = endpoint(addr, "/data.json");
     let processed = |seen: Arc<std::sync::Mutex<Vec<String>>>| {
-        DatasetSink::with(move |d| seen.lock().unwrap().push(d.subject()))
+        DatasetSink::with(move |d, _| seen.lock().unwrap().push(d.subject()))
     };
 
     let seen = Arc::new(std::sync::Mutex::new(Vec::new()));

@@ -143,6 +143,7 @@ fn agency(code: &str, catalog: Option<Url>, services: Vec<Url>) -> Agency {
             .map(|url| ServiceEndpoint {
                 url,
                 platform: None,
+                api_description: None,
             })
             .collect(),
         declaration_url: None,
@@ -160,8 +161,9 @@ fn settings(dir: &std::path::Path) -> Settings {
 }
 
 async fn crawler(settings: &Settings, agencies: Vec<Agency>) -> Crawler {
-    let (store, metrics) = daemon::open_store(settings).await.unwrap();
-    let live = dtindex::config::Live::new(Registry { agencies }, settings.weights.clone());
+    let method = dtindex::score::Method::builtin();
+    let (store, metrics) = daemon::open_store(settings, &method).await.unwrap();
+    let live = dtindex::config::Live::new(Registry { agencies }, method);
     daemon::crawler(settings, live, store, metrics).unwrap()
 }
 
@@ -269,7 +271,27 @@ async fn each_hostile_endpoint_is_a_finding_and_the_cycle_completes() {
         .iter()
         .find(|r| r.score.code == "good")
         .unwrap();
-    assert_eq!(good_with_hostile.score.index, 1000.0);
+    // Its catalog and services are fine (it publishes no declaration, so T2/T3 are lost).
+    let rules: Vec<&str> = good_with_hostile
+        .score
+        .findings
+        .iter()
+        .map(|f| f.rule.as_str())
+        .collect();
+    assert!(
+        !rules
+            .iter()
+            .any(|r| r.starts_with("T1.catalog") || *r == "T4.service-down"),
+        "{rules:?}"
+    );
+    assert_eq!(
+        good_with_hostile
+            .score
+            .component("T1.catalog")
+            .unwrap()
+            .verdict,
+        Some(dtindex::score::Verdict::Met)
+    );
     assert_eq!(good_with_hostile.score, alone);
 }
 

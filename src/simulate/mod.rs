@@ -105,6 +105,8 @@ pub struct SimAgency {
 #[derive(Debug, Clone, Serialize)]
 pub struct Federation {
     pub seed: u64,
+    /// The day the federation was planned: exemplary agencies' data is current as of it.
+    pub today: chrono::NaiveDate,
     pub agencies: Vec<SimAgency>,
 }
 
@@ -181,7 +183,65 @@ impl Federation {
                 }
             })
             .collect();
-        Federation { seed, agencies }
+        Federation {
+            seed,
+            today: chrono::Utc::now().date_naive(),
+            agencies,
+        }
+    }
+
+    /// The agency's declaration (see [`crate::declaration`]), by profile: an exemplary
+    /// agency cites every plan with a document that resolves and runs its platform; an
+    /// average one cites the open-data plan, claims an analytics plan without a URL and
+    /// has no platform yet; a neglected one declares nothing.
+    pub fn declaration(&self, sim: &SimAgency) -> Option<serde_json::Value> {
+        let doc = |kind: &str, number: &str, url: Option<&str>| json!({"kind": kind, "number": number, "date": "2023-06-01", "url": url});
+        let documents = match sim.profile {
+            Profile::Exemplary => vec![
+                doc(
+                    "database_catalog",
+                    "12/QĐ-UBND",
+                    Some("docs/danh-muc-csdl.pdf"),
+                ),
+                doc(
+                    "open_data_plan",
+                    "34/KH-UBND",
+                    Some("docs/ke-hoach-du-lieu-mo.pdf"),
+                ),
+                doc(
+                    "analytics_plan",
+                    "56/KH-UBND",
+                    Some("docs/ke-hoach-nen-tang.pdf"),
+                ),
+            ],
+            Profile::Average => vec![
+                doc(
+                    "open_data_plan",
+                    "34/KH-UBND",
+                    Some("docs/ke-hoach-du-lieu-mo.pdf"),
+                ),
+                doc("analytics_plan", "56/KH-UBND", None),
+            ],
+            Profile::Neglected => vec![],
+            Profile::Broken | Profile::Silent => return None,
+        };
+        let deployed = sim.profile == Profile::Exemplary;
+        Some(json!({
+            "agency": sim.code,
+            "updated": self.today.to_string(),
+            "documents": documents,
+            "analytics_platform": {"deployed": deployed, "url": deployed.then_some("platform")},
+        }))
+    }
+
+    /// Whether a service publishes an OpenAPI description: all of an exemplary agency's,
+    /// the first of an average one's, none of the others'.
+    fn describes_api(sim: &SimAgency, service: usize) -> bool {
+        match sim.profile {
+            Profile::Exemplary => true,
+            Profile::Average => service == 0,
+            _ => false,
+        }
     }
 
     pub fn agency(&self, code: &str) -> Option<&SimAgency> {
@@ -206,8 +266,10 @@ impl Federation {
             if sim.profile == Profile::Silent {
                 agency.catalog = None;
                 agency.services.clear();
+                agency.declaration_url = None;
                 continue;
             }
+            agency.declaration_url = base.join(&format!("{}/declaration.json", sim.code)).ok();
             let join = |path: String| base.join(&path).ok();
             let format = match sim.published {
                 Published::Ckan => CatalogFormat::Ckan,
@@ -228,9 +290,16 @@ impl Federation {
                     } else {
                         join(format!("{}/services/{i}", sim.code))
                     }?;
+                    let api_description = Federation::describes_api(sim, i)
+                        .then(|| {
+                            base.join(&format!("{}/services/{i}/openapi.json", sim.code))
+                                .ok()
+                        })
+                        .flatten();
                     Some(ServiceEndpoint {
                         url,
                         platform: Some(if i == 0 { "LGSP" } else { "NDXP" }.to_string()),
+                        api_description,
                     })
                 })
                 .collect();
@@ -260,8 +329,16 @@ impl Federation {
                     )),
                     keyword: field(topic.1.to_string()),
                     theme: field(topic.2.to_string()),
-                    modified: field(format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)),
+                    // Exemplary agencies keep their monthly data current; the others
+                    // let it age.
+                    modified: field(if sim.profile == Profile::Exemplary {
+                        (self.today - chrono::Days::new((i % 20) as u64)).to_string()
+                    } else {
+                        format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)
+                    }),
                     periodicity: field("R/P1M".into()),
+                    spatial: field(sim.name.clone()),
+                    temporal: field("2020-01-01/2026-12-31".into()),
                     publisher: field(sim.name.clone()),
                     contact: field(format!("Phòng dữ liệu, {}", sim.name)),
                     license: field("https://creativecommons.org/licenses/by/4.0/".into()),
@@ -354,6 +431,10 @@ pub fn router(federation: Arc<Federation>) -> Router {
         .route("/{code}/danh-muc.xlsx", get(catalog))
         .route("/{code}/ckan/api/3/action/package_search", get(catalog))
         .route("/{code}/services/{n}", get(service))
+        .route("/{code}/services/{n}/openapi.json", get(openapi))
+        .route("/{code}/declaration.json", get(declaration))
+        .route("/{code}/docs/{name}", get(document))
+        .route("/{code}/platform", get(platform))
         .with_state(federation)
 }
 
@@ -454,6 +535,61 @@ async fn service(
     }
 }
 
+async fn openapi(
+    State(f): State<Arc<Federation>>,
+    Path((code, n)): Path<(String, usize)>,
+) -> Response {
+    match f.agency(&code) {
+        Some(a) if Federation::describes_api(a, n) && n < a.services_up.len() => axum::Json(json!({
+            "openapi": "3.1.0",
+            "info": {"title": format!("Dịch vụ chia sẻ dữ liệu {code}/{n}"), "version": "1.0"},
+            "paths": {format!("/{code}/services/{n}"): {"get": {"responses": {"200": {"description": "ok"}}}}},
+        }))
+        .into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+async fn declaration(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> Response {
+    match f.agency(&code) {
+        Some(a) if a.profile == Profile::Broken => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "declaration unavailable").into_response()
+        }
+        Some(a) => match f.declaration(a) {
+            Some(d) => axum::Json(d).into_response(),
+            None => StatusCode::NOT_FOUND.into_response(),
+        },
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// A cited plan's document: present for the agencies whose declaration cites one.
+async fn document(
+    State(f): State<Arc<Federation>>,
+    Path((code, name)): Path<(String, String)>,
+) -> Response {
+    let cited = f
+        .agency(&code)
+        .and_then(|a| f.declaration(a))
+        .is_some_and(|d| d.to_string().contains(&format!("docs/{name}")));
+    if cited {
+        (
+            [(header::CONTENT_TYPE, "application/pdf")],
+            "%PDF-1.4 simulated plan",
+        )
+            .into_response()
+    } else {
+        StatusCode::NOT_FOUND.into_response()
+    }
+}
+
+async fn platform(State(f): State<Arc<Federation>>, Path(code): Path<String>) -> Response {
+    match f.agency(&code) {
+        Some(a) if a.profile == Profile::Exemplary => "Nền tảng phân tích dữ liệu".into_response(),
+        _ => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 /// A loopback address where nothing listens: connections to it are refused.
 pub fn refused_address() -> std::io::Result<SocketAddr> {
     let probe = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -513,18 +649,47 @@ mod tests {
             .iter()
             .find(|a| a.profile == Profile::Exemplary)
             .unwrap();
-        let mut tally = crate::score::CompletenessTally::default();
+        let mut tally = crate::score::QualityTally::default();
         let text = render::datajson(&fed.records(sim));
-        crate::catalog::parse_datajson(text.as_bytes(), |d| tally.add(&d)).unwrap();
+        crate::catalog::parse_datajson(text.as_bytes(), |d| {
+            tally.add(&crate::score::quality::mark(&d))
+        })
+        .unwrap();
         assert_eq!(tally.datasets as usize, sim.datasets);
-        assert_eq!(tally.share(), 1.0);
+        // Every quality rule is passed: complete, correct, clean and current.
+        assert_eq!(
+            tally.failing,
+            vec![0; crate::score::quality::DATASET_RULES.len()]
+        );
+        assert_eq!(tally.completeness(), 1.0);
+        assert_eq!(tally.stale_at(crate::score::today()), 0);
     }
 
     #[test]
     fn every_published_form_reads_back_to_the_same_tally() {
         use crate::catalog::rdf::{RdfSyntax, parse_dcat};
         use crate::catalog::{ckan, parse_datajson, table};
-        use crate::score::CompletenessTally;
+        use crate::score::quality::{DATASET_RULES, Dimension, mark};
+        /// Datasets, and how many fail each metadata-completeness (đủ) rule.
+        #[derive(Debug, Default, PartialEq)]
+        struct CompletenessTally {
+            datasets: u64,
+            missing: Vec<u64>,
+        }
+        impl CompletenessTally {
+            fn add(&mut self, d: &crate::catalog::Dataset) {
+                let m = mark(d);
+                self.datasets += 1;
+                let sufficient = DATASET_RULES
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| r.dimension == Dimension::Sufficient);
+                self.missing.resize(DATASET_RULES.len(), 0);
+                for (i, _) in sufficient {
+                    self.missing[i] += u64::from(m.fails(i));
+                }
+            }
+        }
         let reg = Registry::builtin();
         let fed = Federation::plan(&reg, 5);
         let sim = fed

@@ -16,6 +16,8 @@ pub struct SimRecord {
     pub theme: Option<String>,
     pub modified: Option<String>,
     pub periodicity: Option<String>,
+    pub spatial: Option<String>,
+    pub temporal: Option<String>,
     pub publisher: Option<String>,
     pub contact: Option<String>,
     pub license: Option<String>,
@@ -38,6 +40,8 @@ pub fn datajson(records: &[SimRecord]) -> String {
             put("theme", r.theme.clone().map(|t| json!([t])));
             put("modified", r.modified.clone().map(Value::from));
             put("accrualPeriodicity", r.periodicity.clone().map(Value::from));
+            put("spatial", r.spatial.clone().map(Value::from));
+            put("temporal", r.temporal.clone().map(Value::from));
             put("publisher", r.publisher.clone().map(|n| json!({ "@type": "org:Organization", "name": n })));
             put(
                 "contactPoint",
@@ -74,6 +78,8 @@ pub fn ckan_package(r: &SimRecord) -> Value {
         "metadata_modified": r.modified.as_ref().map(|m| format!("{m}T00:00:00.000000")),
         "organization": r.publisher.as_ref().map(|p| json!({ "name": "org", "title": p })),
         "maintainer": r.contact,
+        "spatial_text": r.spatial,
+        "temporal": r.temporal,
         "tags": r.keyword.iter().map(|k| json!({ "name": k, "display_name": k })).collect::<Vec<_>>(),
         "groups": r.theme.iter().map(|t| json!({ "name": t, "title": t })).collect::<Vec<_>>(),
         "license_url": r.license,
@@ -155,6 +161,12 @@ pub fn turtle(base: &str, records: &[SimRecord], next: Option<&str>) -> String {
         if let Some(v) = &r.periodicity {
             out.push_str(&format!(" ;\n    dct:accrualPeriodicity {}", lit(v)));
         }
+        if let Some(v) = &r.spatial {
+            out.push_str(&format!(" ;\n    dct:spatial {}@vi", lit(v)));
+        }
+        if let Some(v) = &r.temporal {
+            out.push_str(&format!(" ;\n    dct:temporal {}", lit(v)));
+        }
         if let Some(v) = &r.publisher {
             out.push_str(&format!(
                 " ;\n    dct:publisher [ a foaf:Agent ; foaf:name {} ]",
@@ -215,6 +227,8 @@ pub fn jsonld(base: &str, records: &[SimRecord]) -> String {
                 "dct:accrualPeriodicity",
                 r.periodicity.clone().map(Value::from),
             );
+            put("dct:spatial", r.spatial.clone().map(Value::from));
+            put("dct:temporal", r.temporal.clone().map(Value::from));
             put(
                 "dct:publisher",
                 r.publisher
@@ -234,7 +248,8 @@ pub fn jsonld(base: &str, records: &[SimRecord]) -> String {
             put(
                 "dcat:distribution",
                 r.download_url.clone().map(
-                    |u| json!({ "@type": "dcat:Distribution", "dcat:downloadURL": { "@id": u } }),
+                    |u| json!({ "@type": "dcat:Distribution", "dcat:downloadURL": { "@id": u },
+                        "dcat:mediaType": { "@id": "http://www.iana.org/assignments/media-types/text/csv" } }),
                 ),
             );
             d
@@ -260,7 +275,7 @@ pub fn jsonld(base: &str, records: &[SimRecord]) -> String {
 }
 
 /// The Decree 47 list of databases: Vietnamese headers, one row per database.
-const LIST_HEADERS: [&str; 11] = [
+const LIST_HEADERS: [&str; 14] = [
     "Mã CSDL",
     "Tên cơ sở dữ liệu",
     "Mô tả",
@@ -270,11 +285,14 @@ const LIST_HEADERS: [&str; 11] = [
     "Lĩnh vực",
     "Ngày cập nhật",
     "Tần suất cập nhật",
+    "Phạm vi địa lý",
+    "Phạm vi thời gian",
     "Giấy phép",
     "Đường dẫn",
+    "Định dạng",
 ];
 
-fn list_row(r: &SimRecord) -> [String; 11] {
+fn list_row(r: &SimRecord) -> [String; 14] {
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     [
         r.identifier.clone(),
@@ -286,8 +304,14 @@ fn list_row(r: &SimRecord) -> [String; 11] {
         o(&r.theme),
         o(&r.modified),
         o(&r.periodicity),
+        o(&r.spatial),
+        o(&r.temporal),
         o(&r.license),
         o(&r.download_url),
+        r.download_url
+            .as_ref()
+            .map(|_| "text/csv".to_string())
+            .unwrap_or_default(),
     ]
 }
 
