@@ -27,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/api/v1/rankings", get(rankings))
+        .route("/api/v1/national", get(national))
         .route("/api/v1/agencies/{code}", get(agency))
         .route("/api/v1/agencies/{code}/findings", get(findings))
         .route("/api/v1/agencies/{code}/history", get(history))
@@ -244,9 +245,11 @@ async fn agency(
                 return Ok(None);
             };
             let detail = store::agency_detail(c, cycle.id, &code)?;
-            Ok(Some((cycle, detail)))
+            let findings = store::agency_findings(c, cycle.id, &code)?;
+            Ok(Some((cycle, detail, findings)))
         })
         .await?;
+    let method = state.live.current().method.clone();
     let endpoints = json!({
         "catalog": agency.catalog,
         "services": agency.services,
@@ -261,13 +264,40 @@ async fn agency(
         "endpoints": endpoints,
         "latest_cycle": null,
     });
-    if let Some((cycle, Some(detail))) = found {
-        let targets: Vec<_> = detail
-            .components
+    if let Some((cycle, Some(detail), findings)) = found {
+        let component = |id: &str| detail.components.iter().find(|c| c.component == id);
+        // Each target with its parts, and the findings that explain what it lost.
+        let targets: Vec<_> = method
+            .targets
             .iter()
-            .filter(|c| c.verdict.is_some())
-            .map(|c| json!({ "id": c.component, "verdict": c.verdict, "points": round2(c.points), "max_points": c.max_points }))
+            .filter_map(|t| {
+                let c = component(&t.id)?;
+                let parts: Vec<_> = t
+                    .parts
+                    .iter()
+                    .filter_map(|p| {
+                        let pc = component(p.id())?;
+                        Some(json!({ "id": p.id(), "name": p.name, "verdict": pc.verdict, "points": round2(pc.points), "max_points": pc.max_points }))
+                    })
+                    .collect();
+                let prefix = format!("{}.", t.id);
+                let reasons: Vec<_> = findings
+                    .iter()
+                    .filter(|f| f.rule.starts_with(&prefix))
+                    .map(|f| json!({ "rule": f.rule, "subject": f.subject, "message": f.message, "fix": f.fix, "points": round2(f.points) }))
+                    .collect();
+                Some(json!({ "id": t.id, "name": t.name, "name_vi": t.name_vi, "source": t.source, "verdict": c.verdict, "points": round2(c.points), "max_points": c.max_points, "parts": parts, "reasons": reasons }))
+            })
             .collect();
+        let dimensions: serde_json::Map<String, serde_json::Value> = crate::score::Dimension::ALL
+            .iter()
+            .filter_map(|d| {
+                let c = component(&crate::score::dimension_id(*d))?;
+                let score = if c.max_points > 0.0 { 100.0 * c.points / c.max_points } else { 100.0 };
+                Some((d.as_str().to_string(), json!({ "score": round2(score), "vi": d.vietnamese(), "points": round2(c.points), "max_points": c.max_points })))
+            })
+            .collect();
+        let band = crate::score::Band::of(detail.result.index_points, &method.bands);
         let scores: serde_json::Map<String, serde_json::Value> = detail
             .components
             .iter()
@@ -282,6 +312,8 @@ async fn agency(
             "latest_cycle": CycleInfo::from(&cycle),
             "index": round2(detail.result.index_points),
             "index_ratio": round4(detail.result.index_points / crate::score::INDEX_SCALE),
+            "band": band.as_str(),
+            "dimensions": dimensions,
             "rank": detail.result.rank_overall,
             "rank_in_kind": detail.result.rank_in_kind,
             "completeness": round4(detail.result.completeness),
@@ -296,6 +328,91 @@ async fn agency(
         }
     }
     Ok(Json(body))
+}
+
+/// How many finished cycles the national trend and forecast look back over.
+const TREND_CYCLES: i64 = 90;
+
+/// National attainment per target and part, per kind and overall, against each goal; and
+/// when each goal is reached at the pace of the recent cycles.
+async fn national(State(state): State<AppState>) -> ApiResult<serde_json::Value> {
+    use crate::score::national::{self, Forecast};
+    let method = state.live.current().method.clone();
+    let history = state
+        .store
+        .run(|c| store::verdict_history(c, TREND_CYCLES))
+        .await?;
+    let attainment_of = |rows: &[(String, store::ComponentRow)]| {
+        let mut agencies: std::collections::BTreeMap<
+            &str,
+            (AgencyKind, Vec<crate::score::Component>),
+        > = Default::default();
+        for (kind, c) in rows {
+            let kind = kind.parse().unwrap_or(AgencyKind::Province);
+            agencies
+                .entry(c.agency_code.as_str())
+                .or_insert_with(|| (kind, Vec::new()))
+                .1
+                .push(crate::score::Component {
+                    id: c.component.clone(),
+                    verdict: c.verdict.as_deref().and_then(crate::score::Verdict::parse),
+                    points: c.points,
+                    max_points: c.max_points,
+                });
+        }
+        let list: Vec<_> = agencies.into_values().collect();
+        national::attainment(&method, &list)
+    };
+    let Some((latest, rows)) = history.last() else {
+        return Ok(Json(json!({ "latest_cycle": null, "attainment": [] })));
+    };
+    // Each cycle's overall shares, by the day it finished.
+    let trend: Vec<(i32, Vec<national::Attainment>)> = history
+        .iter()
+        .filter_map(|(cycle, rows)| {
+            let day = crate::score::day_of(cycle.finished_at?.and_utc().timestamp());
+            Some((day, attainment_of(rows)))
+        })
+        .collect();
+    let attainment: Vec<_> = attainment_of(rows)
+        .into_iter()
+        .map(|a| {
+            let forecast = a.kind.is_none().then(|| {
+                let points: Vec<(i32, f64)> = trend
+                    .iter()
+                    .filter_map(|(day, all)| {
+                        all.iter()
+                            .find(|x| x.id == a.id && x.kind.is_none())
+                            .map(|x| (*day, x.share))
+                    })
+                    .collect();
+                match national::forecast(&points, a.goal, a.above) {
+                    Forecast::Reached { day } => {
+                        let date = chrono::DateTime::from_timestamp(i64::from(day) * 86_400, 0)
+                            .map(|t| t.date_naive().to_string());
+                        json!({ "status": "reached", "date": date })
+                    }
+                    other => json!(other),
+                }
+            });
+            json!({
+                "id": a.id,
+                "kind": a.kind.map_or("all", AgencyKind::as_str),
+                "met": a.met,
+                "agencies": a.agencies,
+                "share": round4(a.share),
+                "goal": a.goal,
+                "goal_is_over": a.above,
+                "goal_met": a.goal_met,
+                "forecast": forecast,
+            })
+        })
+        .collect();
+    Ok(Json(json!({
+        "latest_cycle": CycleInfo::from(latest),
+        "method": method.version,
+        "attainment": attainment,
+    })))
 }
 
 #[derive(Debug, Serialize)]

@@ -187,11 +187,56 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
             "exemplary" => {
                 assert!(rules.is_empty(), "{code}: {rules:?}");
                 assert_eq!(index, 1000.0);
+                assert_eq!(detail["band"], "excellent");
                 assert_eq!(detail["targets"][0]["verdict"], "met");
+                assert_eq!(detail["targets"].as_array().unwrap().len(), 4);
+                assert_eq!(detail["targets"][2]["parts"][1]["id"], "T3.platform");
+                for d in ["sufficient", "correct", "clean", "alive"] {
+                    assert_eq!(detail["dimensions"][d]["score"], 100.0, "{code} {d}");
+                }
+            }
+            "average" => {
+                // Claims an analytics plan without a URL: half of T3.plan, with the reason.
+                let t3 = &detail["targets"][2];
+                assert_eq!(t3["parts"][0]["points"], 30.0, "{code}: {t3}");
+                let reasons: Vec<&str> = t3["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["rule"].as_str().unwrap())
+                    .collect();
+                assert!(
+                    reasons.contains(&"T3.plan-unverified"),
+                    "{code}: {reasons:?}"
+                );
             }
             _ => {}
         }
     }
+
+    // National attainment: every target and part, overall and per kind, against its goal.
+    let (status, national) = get_json(&format!("{base}/api/v1/national")).await;
+    assert_eq!(status, 200);
+    let rows = national["attainment"].as_array().unwrap();
+    assert_eq!(
+        rows.len(),
+        3 * 12,
+        "4 targets and 8 parts × all, ministry, province"
+    );
+    let t3_plan = rows
+        .iter()
+        .find(|r| r["id"] == "T3.plan" && r["kind"] == "all")
+        .unwrap();
+    assert_eq!(t3_plan["goal"], 0.5);
+    assert_eq!(t3_plan["goal_is_over"], true);
+    assert_eq!(t3_plan["agencies"], 51);
+    let exemplary = entries.iter().filter(|r| r["index"] == 1000.0).count() as u64;
+    assert!(t3_plan["met"].as_u64().unwrap() >= exemplary);
+    // One cycle so far: no trend yet, unless the goal is already met.
+    assert!(
+        ["not_enough_history", "met"].contains(&t3_plan["forecast"]["status"].as_str().unwrap()),
+        "{t3_plan}"
+    );
 
     let (status, err) = get_json(&format!("{base}/api/v1/agencies/NOPE")).await;
     assert_eq!(status, 404);

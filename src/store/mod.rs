@@ -660,6 +660,36 @@ pub fn agency_findings(conn: &mut Conn, cycle_id: i64, code: &str) -> QueryResul
         .load(conn)
 }
 
+/// A finished cycle and each agency's target verdicts in it, with the agency's kind.
+pub type CycleVerdicts = (CycleRow, Vec<(String, ComponentRow)>);
+
+/// Every agency's target verdicts in each of the last `cycles` finished cycles, oldest
+/// first: what national attainment and its trend are computed from.
+pub fn verdict_history(conn: &mut Conn, cycles: i64) -> QueryResult<Vec<CycleVerdicts>> {
+    let mut recent: Vec<CycleRow> = cycles::table
+        .filter(cycles::status.eq("finished"))
+        .order(cycles::id.desc())
+        .limit(cycles)
+        .select(CycleRow::as_select())
+        .load(conn)?;
+    recent.reverse();
+    let mut out = Vec::with_capacity(recent.len());
+    for cycle in recent {
+        let rows: Vec<(String, ComponentRow)> = agency_components::table
+            .inner_join(
+                agency_results::table.on(agency_results::cycle_id
+                    .eq(agency_components::cycle_id)
+                    .and(agency_results::agency_code.eq(agency_components::agency_code))),
+            )
+            .filter(agency_components::cycle_id.eq(cycle.id))
+            .filter(agency_components::verdict.is_not_null())
+            .select((agency_results::kind, ComponentRow::as_select()))
+            .load(conn)?;
+        out.push((cycle, rows));
+    }
+    Ok(out)
+}
+
 /// One agency's result in every finished cycle, oldest first.
 pub fn agency_history(
     conn: &mut Conn,
