@@ -153,6 +153,10 @@ pub struct RankingEntry {
     pub index_ratio: f64,
     pub completeness: f64,
     pub datasets: i64,
+    pub band: &'static str,
+    /// Places gained (positive) or lost since the previous finished cycle; `None` for an
+    /// agency not ranked then.
+    pub movement: Option<i32>,
 }
 
 impl From<AgencyResultRow> for RankingEntry {
@@ -167,6 +171,8 @@ impl From<AgencyResultRow> for RankingEntry {
             name: r.name,
             kind: r.kind,
             datasets: r.datasets,
+            band: crate::score::Band::Poor.as_str(),
+            movement: None,
         }
     }
 }
@@ -202,16 +208,40 @@ async fn rankings(
                 return Ok(None);
             };
             let rows = store::rankings(c, cycle.id)?;
-            Ok(Some((cycle, rows)))
+            let before = match store::previous_finished_cycle(c, cycle.id)? {
+                Some(p) => store::rankings(c, p.id)?,
+                None => Vec::new(),
+            };
+            Ok(Some((cycle, rows, before)))
         })
         .await?;
-    let Some((cycle, rows)) = found else {
+    let Some((cycle, rows, before)) = found else {
         return Ok(Json(json!({ "cycle": null, "entries": [] })));
     };
+    let bands = state.live.current().method.bands;
     let entries: Vec<RankingEntry> = rows
         .into_iter()
         .filter(|r| kind.is_none_or(|k| r.kind == k.as_str()))
-        .map(RankingEntry::from)
+        .map(|r| {
+            // Within a kind, movement is by the rank within it.
+            let rank_of = |r: &AgencyResultRow| {
+                if kind.is_some() {
+                    r.rank_in_kind
+                } else {
+                    r.rank_overall
+                }
+            };
+            let movement = before
+                .iter()
+                .find(|b| b.agency_code == r.agency_code)
+                .map(|b| rank_of(b) - rank_of(&r));
+            let band = crate::score::Band::of(r.index_points, &bands).as_str();
+            RankingEntry {
+                band,
+                movement,
+                ..RankingEntry::from(r)
+            }
+        })
         .collect();
     Ok(Json(
         json!({ "cycle": CycleInfo::from(&cycle), "entries": entries }),
@@ -455,22 +485,42 @@ async fn history(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> ApiResult<Vec<serde_json::Value>> {
-    known(&state, &code)?;
-    let rows = state
+    let agency = known(&state, &code)?;
+    let predecessors = agency.predecessors.clone();
+    let (rows, before) = state
         .store
-        .run(move |c| store::agency_history(c, &code))
+        .run(move |c| {
+            let rows = store::agency_history(c, &code)?;
+            let mut before = Vec::new();
+            for p in &predecessors {
+                before.extend(store::agency_history(c, p)?);
+            }
+            Ok((rows, before))
+        })
         .await?;
+    let own: Vec<(i64, f64)> = rows.iter().map(|(c, r)| (c.id, r.index_points)).collect();
+    let pre: Vec<(i64, f64)> = before.iter().map(|(c, r)| (c.id, r.index_points)).collect();
+    let cycles: std::collections::BTreeMap<i64, &CycleRow> = rows
+        .iter()
+        .chain(before.iter())
+        .map(|(c, _)| (c.id, c))
+        .collect();
     Ok(Json(
-        rows.into_iter()
-            .map(|(cycle, r)| {
-                json!({
-                    "cycle": CycleInfo::from(&cycle),
-                    "index": round2(r.index_points),
-                    "rank": r.rank_overall,
-                    "rank_in_kind": r.rank_in_kind,
-                    "completeness": round4(r.completeness),
-                    "datasets": r.datasets,
-                })
+        crate::score::national::merged_history(&own, &pre)
+            .into_iter()
+            .filter_map(|(id, index, rolled_up)| {
+                let cycle = cycles.get(&id)?;
+                let r = rows.iter().find(|(c, _)| c.id == id).map(|(_, r)| r);
+                Some(json!({
+                    "cycle": CycleInfo::from(*cycle),
+                    "index": round2(index),
+                    // Before the merge: the mean of the predecessors' indices.
+                    "rolled_up_from_predecessors": rolled_up,
+                    "rank": r.map(|r| r.rank_overall),
+                    "rank_in_kind": r.map(|r| r.rank_in_kind),
+                    "completeness": r.map(|r| round4(r.completeness)),
+                    "datasets": r.map(|r| r.datasets),
+                }))
             })
             .collect(),
     ))

@@ -233,3 +233,49 @@ async fn a_ckan_package_show_and_a_name_list() {
         other => panic!("{other:?}"),
     }
 }
+
+/// Every fixture, whatever its format and even when it cannot be read as a catalog, is
+/// scored without error, and its findings explain its index exactly.
+#[tokio::test]
+async fn every_fixture_scores_and_its_findings_add_up() {
+    let method = dtindex::score::Method::builtin();
+    let mut scored = 0;
+    for dir in ["datajson", "ckan", "csv", "dcat"] {
+        for entry in std::fs::read_dir(fixture(dir)).unwrap() {
+            let path = entry.unwrap().path();
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !["json", "jsonld", "ttl", "csv", "xlsx"].contains(&ext) {
+                continue;
+            }
+            let (catalog, _) =
+                harvest::read_file(&path, CatalogFormat::Auto, DatasetSink::default())
+                    .await
+                    .unwrap();
+            let obs = dtindex::observation::AgencyObservation {
+                code: "x".into(),
+                kind: dtindex::registry::AgencyKind::Ministry,
+                name: path.display().to_string(),
+                catalog,
+                services: vec![],
+                declaration: Default::default(),
+                links: None,
+            };
+            let today = dtindex::score::today();
+            let s = dtindex::score::assess(&obs, &method, today);
+            let lost: f64 = s.findings.iter().map(|f| f.points).sum();
+            assert!((0.0..=1000.0).contains(&s.index), "{}", path.display());
+            assert!(
+                (s.index + lost - 1000.0).abs() < 1e-6,
+                "{}: {} + {lost}",
+                path.display(),
+                s.index
+            );
+            for d in dtindex::score::Dimension::ALL {
+                let v = s.dimension(d).unwrap();
+                assert!((0.0..=100.0).contains(&v), "{} {d:?} {v}", path.display());
+            }
+            scored += 1;
+        }
+    }
+    assert!(scored >= 15, "{scored} fixtures");
+}

@@ -118,6 +118,10 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     let first_cycle = rankings["cycle"]["id"].as_i64().unwrap();
     let entries = rankings["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 51);
+    assert!(
+        entries.iter().all(|e| e["movement"].is_null()),
+        "no previous cycle yet"
+    );
     for pair in entries.windows(2) {
         let (a, b) = (&pair[0], &pair[1]);
         let (ia, ib) = (a["index"].as_f64().unwrap(), b["index"].as_f64().unwrap());
@@ -270,7 +274,18 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
 
     // Restart on the same database: the first cycle is still there, and a second is added.
     let (mut daemon, base) = start(&["serve", "--config", config.to_str().unwrap()]);
-    rankings_when_ready(&base, first_cycle + 1).await;
+    let second = rankings_when_ready(&base, first_cycle + 1).await;
+    // Ranked twice on the same federation: nobody moved, and bands follow the index.
+    for e in second["entries"].as_array().unwrap() {
+        assert_eq!(e["movement"], 0, "{e}");
+        let band = match e["index"].as_f64().unwrap() {
+            i if i >= 850.0 => "excellent",
+            i if i >= 700.0 => "good",
+            i if i >= 500.0 => "sufficient",
+            _ => "poor",
+        };
+        assert_eq!(e["band"], band, "{e}");
+    }
     let (status, history) = get_json(&format!("{base}/api/v1/agencies/01/history")).await;
     assert_eq!(status, 200);
     let history = history.as_array().unwrap();

@@ -92,6 +92,30 @@ fn goal_met(share: f64, goal: f64, above: bool) -> bool {
     }
 }
 
+/// An agency's index per cycle across a merge: its own where it was scored, else the mean
+/// of its predecessors' in that cycle (as the official DTI averages merged provinces), so
+/// its trend runs on across 2025's merges. `(cycle, index)` in, `(cycle, index, rolled
+/// up)` out, by cycle.
+pub fn merged_history(own: &[(i64, f64)], predecessors: &[(i64, f64)]) -> Vec<(i64, f64, bool)> {
+    let mut by_cycle: std::collections::BTreeMap<i64, (Option<f64>, f64, u32)> = Default::default();
+    for (cycle, index) in own {
+        by_cycle.entry(*cycle).or_insert((None, 0.0, 0)).0 = Some(*index);
+    }
+    for (cycle, index) in predecessors {
+        let e = by_cycle.entry(*cycle).or_insert((None, 0.0, 0));
+        e.1 += index;
+        e.2 += 1;
+    }
+    by_cycle
+        .into_iter()
+        .filter_map(|(cycle, (own, sum, n))| match own {
+            Some(i) => Some((cycle, i, false)),
+            None if n > 0 => Some((cycle, sum / f64::from(n), true)),
+            None => None,
+        })
+        .collect()
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum Forecast {
@@ -205,6 +229,26 @@ mod tests {
         assert_eq!((t3.met, t3.goal, t3.above), (1, 0.3, true));
         // T1 is all-or-nothing at 100%, and nobody has it here.
         assert!(!find("T1", None).goal_met);
+    }
+
+    #[test]
+    fn history_rolls_up_the_predecessors_before_a_merge() {
+        // Two provinces scored in cycles 1 and 2, merged into a third from cycle 3.
+        let own = [(3, 700.0), (4, 720.0)];
+        let before = [(1, 400.0), (1, 600.0), (2, 500.0), (2, 700.0)];
+        assert_eq!(
+            merged_history(&own, &before),
+            [
+                (1, 500.0, true),
+                (2, 600.0, true),
+                (3, 700.0, false),
+                (4, 720.0, false)
+            ]
+        );
+        assert_eq!(
+            merged_history(&own, &[]),
+            [(3, 700.0, false), (4, 720.0, false)]
+        );
     }
 
     #[test]

@@ -483,6 +483,17 @@ pub fn cycle_count(conn: &mut Conn, status: &str) -> QueryResult<i64> {
         .get_result(conn)
 }
 
+/// The finished cycle before `cycle_id`: what movement in the rankings is measured against.
+pub fn previous_finished_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .filter(cycles::id.lt(cycle_id))
+        .order(cycles::id.desc())
+        .select(CycleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 pub fn rankings(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<AgencyResultRow>> {
     agency_results::table
         .filter(agency_results::cycle_id.eq(cycle_id))
