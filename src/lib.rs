@@ -21,6 +21,7 @@ pub mod fetch;
 pub mod harvest;
 pub mod http;
 pub mod inspect;
+pub mod links;
 pub mod metrics;
 pub mod observation;
 pub mod probe;

@@ -1,0 +1,135 @@
+//! A map of answers that expire, where concurrent askers of the same key share one run.
+//!
+//! Used for link results (a URL listed by ten datasets is requested once) and for name
+//! resolutions (a host with a hundred thousand links is resolved once).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use tokio::sync::OnceCell;
+
+/// How an answer was obtained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Served {
+    /// This caller ran the work.
+    Fresh,
+    /// A finished answer younger than the TTL was reused.
+    Cached,
+    /// Another caller was already running the work; its answer was shared.
+    Coalesced,
+}
+
+type Cell<V> = Arc<OnceCell<(Instant, V)>>;
+
+pub struct Memo<K, V> {
+    map: Mutex<HashMap<K, Cell<V>>>,
+    ttl: Duration,
+}
+
+impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
+    pub fn new(ttl: Duration) -> Self {
+        Memo {
+            map: Mutex::new(HashMap::new()),
+            ttl,
+        }
+    }
+
+    /// The answer for `key`: a fresh cached one, the one being computed, or `run`'s.
+    ///
+    /// If the caller running the work is dropped half-way, the next waiter runs it again
+    /// (that is how `OnceCell` behaves), so a cancelled check never leaves a key stuck.
+    pub async fn get_or_run<F, Fut>(&self, key: &K, run: F) -> (V, Served)
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = V>,
+    {
+        let cell = {
+            let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+            match map.get(key) {
+                Some(cell) if cell.get().is_none_or(|(at, _)| at.elapsed() < self.ttl) => {
+                    cell.clone()
+                }
+                _ => {
+                    let cell: Cell<V> = Arc::new(OnceCell::new());
+                    map.insert(key.clone(), cell.clone());
+                    cell
+                }
+            }
+        };
+        if let Some((_, v)) = cell.get() {
+            return (v.clone(), Served::Cached);
+        }
+        let mut ran = false;
+        let (_, v) = cell
+            .get_or_init(|| {
+                ran = true;
+                let work = run();
+                async move {
+                    let v = work.await;
+                    (Instant::now(), v)
+                }
+            })
+            .await;
+        let served = if ran {
+            Served::Fresh
+        } else {
+            Served::Coalesced
+        };
+        (v.clone(), served)
+    }
+
+    /// Forgets answers older than the TTL, so the map does not grow without end.
+    pub fn purge_expired(&self) {
+        let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
+        map.retain(|_, cell| cell.get().is_none_or(|(at, _)| at.elapsed() < self.ttl));
+    }
+
+    pub fn clear(&self) {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    #[tokio::test]
+    async fn concurrent_askers_share_one_run_and_later_ones_hit_the_cache() {
+        let memo: Memo<&str, u32> = Memo::new(Duration::from_secs(60));
+        let runs = AtomicU32::new(0);
+        let work = || async {
+            runs.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            7
+        };
+        let (a, b) = tokio::join!(memo.get_or_run(&"k", work), memo.get_or_run(&"k", work));
+        assert_eq!((a.0, b.0), (7, 7));
+        let mut how = [a.1, b.1];
+        how.sort_by_key(|s| *s as u8);
+        assert_eq!(how, [Served::Fresh, Served::Coalesced]);
+        assert_eq!(memo.get_or_run(&"k", work).await, (7, Served::Cached));
+        assert_eq!(runs.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn expired_answers_are_recomputed_and_purged() {
+        let memo: Memo<u8, u8> = Memo::new(Duration::ZERO);
+        assert_eq!(
+            memo.get_or_run(&1, || async { 1 }).await,
+            (1, Served::Fresh)
+        );
+        assert_eq!(
+            memo.get_or_run(&1, || async { 2 }).await,
+            (2, Served::Fresh)
+        );
+        memo.purge_expired();
+        assert!(memo.map.lock().unwrap().is_empty());
+    }
+}
