@@ -322,7 +322,7 @@ fn fold(text: &str, skip_notes: bool) -> String {
 
 /// The letter without its diacritics (Vietnamese, and the Latin-1 accents of other
 /// catalogs). Combining marks, from decomposed text, are not alphanumeric and drop out.
-fn base_letter(c: char) -> char {
+pub(crate) fn base_letter(c: char) -> char {
     const FOLDS: &[(&str, char)] = &[
         ("àáảãạăằắẳẵặâầấẩẫậäåāą", 'a'),
         ("èéẻẽẹêềếểễệëēęě", 'e'),

@@ -876,18 +876,16 @@ pub fn is_placeholder_url(text: &str) -> bool {
             .any(|s| host.ends_with(s))
 }
 
-/// Lower case without Vietnamese diacritics, so `Hàng năm` reads as `hang nam`.
+/// Lower case without Vietnamese diacritics, so `Hàng năm` reads as `hang nam`; the
+/// same letters as the list headers are folded with.
 fn fold(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization as _;
     text.trim()
-        .nfd()
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
-        .map(|c| match c {
-            'đ' | 'Đ' => 'd',
-            c => c.to_ascii_lowercase(),
-        })
-        .collect::<String>()
-        .to_lowercase()
+        .chars()
+        .flat_map(char::to_lowercase)
+        .map(crate::catalog::table::base_letter)
+        // Combining marks of decomposed text.
+        .filter(|c| !('\u{300}'..='\u{36f}').contains(c))
+        .collect()
 }
 
 /// A catalog's marks folded together: what the agency's dimension scores are made of.
@@ -1146,6 +1144,11 @@ mod tests {
             Some(Periodicity::Days(366))
         );
         assert_eq!(periodicity_days("Hàng tháng"), Some(Periodicity::Days(31)));
+        // The same words, decomposed (NFD), as some spreadsheets store them.
+        assert_eq!(
+            periodicity_days("Ha\u{300}ng tha\u{301}ng"),
+            Some(Periodicity::Days(31))
+        );
         assert_eq!(periodicity_days("irregular"), Some(Periodicity::Irregular));
         assert_eq!(
             periodicity_days("Không định kỳ"),
