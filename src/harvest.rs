@@ -248,14 +248,16 @@ impl DatasetSink {
         if duplicate_id {
             self.duplicate_identifiers += 1;
         }
-        let urls: Vec<_> = dataset
-            .distributions
-            .iter()
-            .map(|x| (&x.access_url, &x.download_url))
-            .collect();
-        let record = self
-            .hasher
-            .hash_one((&dataset.title, &dataset.description, urls));
+        let record = {
+            // Hashed in place: no allocation per record on the parse path.
+            use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+            let mut h = self.hasher.build_hasher();
+            (&dataset.title, &dataset.description).hash(&mut h);
+            for x in &dataset.distributions {
+                (&x.access_url, &x.download_url).hash(&mut h);
+            }
+            h.finish()
+        };
         let duplicate_record = dataset.title.is_some() && !self.records.insert(record);
         let mark = quality::mark(dataset).with_duplicates(duplicate_id, duplicate_record);
         self.tally.add(&mark);

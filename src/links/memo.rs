@@ -86,13 +86,6 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, cell| cell.get().is_none_or(|(at, _)| at.elapsed() < self.ttl));
     }
-
-    pub fn clear(&self) {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clear();
-    }
 }
 
 #[cfg(test)]

@@ -473,11 +473,6 @@ impl LinkChecker {
             blocked: get(&c.blocked),
         }
     }
-
-    /// Forgets every cached result, so the next checks ask again.
-    pub fn clear_cache(&self) {
-        self.inner.results.clear();
-    }
 }
 
 /// The distinct URLs, one host after another in turn, in the order first seen.

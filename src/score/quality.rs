@@ -374,18 +374,6 @@ impl Mark {
         self
     }
 
-    /// Points lost in `dimension` by the dataset rules, at `today`.
-    pub fn lost_points(&self, dimension: Dimension, today: i32) -> f64 {
-        let rules: f64 = DATASET_RULES
-            .iter()
-            .enumerate()
-            .filter(|(i, r)| r.dimension == dimension && self.fails(*i))
-            .map(|(_, r)| r.points)
-            .sum();
-        let stale = dimension == FRESHNESS.dimension && !self.fresh_at(today);
-        rules + if stale { FRESHNESS.points } else { 0.0 }
-    }
-
     pub fn fresh_at(&self, today: i32) -> bool {
         self.fresh_until.is_some_and(|until| until >= today)
     }
@@ -395,9 +383,10 @@ impl Mark {
 /// [`Mark::with_duplicates`]).
 pub fn mark(d: &Dataset) -> Mark {
     let mut lost = 0u32;
-    let mut fail = |id: &str, failed: bool| {
+    // Each rule's bit is found at compile time by `bit`: a misspelt id does not build.
+    let mut fail = |rule: usize, failed: bool| {
         if failed {
-            lost |= 1 << index_of(id);
+            lost |= 1 << rule;
         }
     };
     let urls = || {
@@ -406,34 +395,52 @@ pub fn mark(d: &Dataset) -> Mark {
             .flat_map(|x| [x.access_url.as_deref(), x.download_url.as_deref()])
             .flatten()
     };
-    fail("Q.sufficient.title", d.title.is_none());
-    fail("Q.sufficient.description", d.description.is_none());
-    fail("Q.sufficient.keyword", d.keywords.is_empty());
-    fail("Q.sufficient.theme", d.themes.is_empty());
-    fail("Q.sufficient.publisher", d.publisher.is_none());
-    fail("Q.sufficient.contactPoint", d.contact_point.is_none());
-    fail("Q.sufficient.modified", d.modified.is_none());
-    fail("Q.sufficient.license", d.license.is_none());
+    fail(const { bit("Q.sufficient.title") }, d.title.is_none());
     fail(
-        "Q.sufficient.accrualPeriodicity",
+        const { bit("Q.sufficient.description") },
+        d.description.is_none(),
+    );
+    fail(const { bit("Q.sufficient.keyword") }, d.keywords.is_empty());
+    fail(const { bit("Q.sufficient.theme") }, d.themes.is_empty());
+    fail(
+        const { bit("Q.sufficient.publisher") },
+        d.publisher.is_none(),
+    );
+    fail(
+        const { bit("Q.sufficient.contactPoint") },
+        d.contact_point.is_none(),
+    );
+    fail(const { bit("Q.sufficient.modified") }, d.modified.is_none());
+    fail(const { bit("Q.sufficient.license") }, d.license.is_none());
+    fail(
+        const { bit("Q.sufficient.accrualPeriodicity") },
         d.accrual_periodicity.is_none(),
     );
-    fail("Q.sufficient.spatial", d.spatial.is_none());
-    fail("Q.sufficient.temporal", d.temporal.is_none());
-    fail("Q.sufficient.distribution", urls().next().is_none());
+    fail(const { bit("Q.sufficient.spatial") }, d.spatial.is_none());
+    fail(const { bit("Q.sufficient.temporal") }, d.temporal.is_none());
+    fail(
+        const { bit("Q.sufficient.distribution") },
+        urls().next().is_none(),
+    );
 
     let schema_errors = d.schema.as_ref().is_some_and(|s| s.errors > 0);
-    fail("Q.correct.schema", schema_errors || !d.problems.is_empty());
+    fail(
+        const { bit("Q.correct.schema") },
+        schema_errors || !d.problems.is_empty(),
+    );
     let bad_date = [&d.issued, &d.modified]
         .into_iter()
         .flatten()
         .any(|t| parse_day(t).is_none() && !is_repeating(t));
-    fail("Q.correct.date", bad_date);
+    fail(const { bit("Q.correct.date") }, bad_date);
     let period = d.accrual_periodicity.as_deref().map(periodicity_days);
-    fail("Q.correct.periodicity", matches!(period, Some(None)));
+    fail(
+        const { bit("Q.correct.periodicity") },
+        matches!(period, Some(None)),
+    );
     let license = d.license.as_deref().map(license_kind);
     fail(
-        "Q.correct.license",
+        const { bit("Q.correct.license") },
         matches!(license, Some(LicenseKind::Unknown)),
     );
     let has_media_type = d.distributions.iter().any(|x| {
@@ -442,14 +449,22 @@ pub fn mark(d: &Dataset) -> Mark {
             .flatten()
             .any(is_registered_media_type)
     });
-    fail("Q.correct.media-type", !has_media_type);
+    fail(const { bit("Q.correct.media-type") }, !has_media_type);
 
     let open_license = matches!(license, Some(LicenseKind::Open));
     let stars = d.distributions.iter().map(openness).max().unwrap_or(0);
-    fail("Q.clean.open-license", !open_license);
-    fail("Q.clean.machine-readable", stars < 2);
-    fail("Q.clean.open-format", stars < 3);
-    fail("Q.clean.placeholder-url", urls().any(is_placeholder_url));
+    fail(const { bit("Q.clean.open-license") }, !open_license);
+    fail(const { bit("Q.clean.machine-readable") }, stars < 2);
+    fail(const { bit("Q.clean.open-format") }, stars < 3);
+    let (mut placeholder, mut real) = (false, false);
+    for url in urls() {
+        if is_placeholder_url(url) {
+            placeholder = true;
+        } else {
+            real = true;
+        }
+    }
+    fail(const { bit("Q.clean.placeholder-url") }, placeholder);
 
     let mut evidence = 0;
     if d.database.roadmap_status.is_some() && d.database.roadmap_target.is_some() {
@@ -459,7 +474,7 @@ pub fn mark(d: &Dataset) -> Mark {
         .access_level
         .as_deref()
         .is_none_or(|a| matches!(fold(a).as_str(), "public" | "cong khai" | "mo"));
-    if public && open_license && urls().any(|u| !is_placeholder_url(u)) {
+    if public && open_license && real {
         evidence |= Mark::OPEN;
     }
     Mark {
@@ -468,13 +483,6 @@ pub fn mark(d: &Dataset) -> Mark {
         fresh_until: fresh_until(d.modified.as_deref(), period.flatten()),
         modified: d.modified.as_deref().and_then(parse_day),
     }
-}
-
-fn index_of(id: &str) -> usize {
-    DATASET_RULES
-        .iter()
-        .position(|r| r.id == id)
-        .unwrap_or_else(|| unreachable!("rule ids in `mark` are those of DATASET_RULES"))
 }
 
 /// The last fresh day: `modified` plus the update period × 1.2 (pydatajson's rule), a
@@ -1207,7 +1215,7 @@ mod tests {
         let day = |s| parse_day(s).unwrap();
         assert_eq!(t.stale_at(day("2026-11-01")), 1);
         assert_eq!(t.stale_at(day("2026-12-01")), 2);
-        assert_eq!(t.failing(index_of("Q.sufficient.modified")), 1);
+        assert_eq!(t.failing(bit("Q.sufficient.modified")), 1);
         assert_eq!(t.newest_modified, Some(day("2026-10-01")));
         assert!((t.completeness() - (1.0 - 10.0 / 100.0 / 2.0)).abs() < 1e-9);
     }
