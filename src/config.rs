@@ -518,8 +518,32 @@ pub struct Settings {
     pub database_url: String,
     pub schedule: ScheduleSettings,
     pub crawl: CrawlSettings,
+    pub links: LinkSettings,
     /// Where the scoring method lives; `None` means the built-in one.
     pub targets: Option<PathBuf>,
+}
+
+/// Checking the catalogs' dataset links (`[links]`).
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    pub enabled: bool,
+    /// Consecutive failed cycles before a link counts as broken.
+    pub broken_after_cycles: u32,
+    /// Longest one agency's link checks may take; links not reached keep their history.
+    pub deadline: Duration,
+    /// The checker's limits and address policy; its extra CAs are the crawler's.
+    pub policy: crate::links::LinkPolicy,
+}
+
+impl Default for LinkSettings {
+    fn default() -> Self {
+        LinkSettings {
+            enabled: true,
+            broken_after_cycles: 3,
+            deadline: Duration::from_secs(600),
+            policy: crate::links::LinkPolicy::default(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -583,6 +607,7 @@ impl Settings {
                 run_at_start: true,
             },
             crawl: CrawlSettings::default(),
+            links: LinkSettings::default(),
             targets: None,
         }
     }
@@ -693,6 +718,11 @@ impl Settings {
                         apply_crawl(&mut rep, &mut settings.crawl, c, base);
                     }
                 }
+                "links" => {
+                    if let Some(l) = rep.decode::<RawLinks>(value, help) {
+                        apply_links(&mut rep, &mut settings.links, l);
+                    }
+                }
                 "targets" => {
                     if let Some(path) = rep.decode::<Spanned<String>>(value, help) {
                         settings.targets = Some(base.join(path.get_ref()));
@@ -742,10 +772,101 @@ const SECTION_HELP: &[(&str, &str)] = &[
          agency_deadline_secs, max_body_bytes, max_redirects (positive integers) and extra_ca_file (a path)",
     ),
     (
+        "links",
+        "[links] takes enabled, broken_after_cycles, deadline_secs, global_concurrency, \
+         per_host_concurrency, per_host_interval_ms, timeout_ms, retries, cache_ttl_secs, \
+         head_first, allow_loopback, allow_private, allow_networks (a list of CIDR ranges) \
+         and a [links.hosts] table of name = \"address\"",
+    ),
+    (
         "targets",
         "targets = \"targets.toml\": the scoring method (targets, weights, bands), relative to this file",
     ),
 ];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLinks {
+    enabled: Option<bool>,
+    broken_after_cycles: Option<Spanned<u64>>,
+    deadline_secs: Option<Spanned<u64>>,
+    global_concurrency: Option<Spanned<u64>>,
+    per_host_concurrency: Option<Spanned<u64>>,
+    per_host_interval_ms: Option<u64>,
+    timeout_ms: Option<Spanned<u64>>,
+    retries: Option<u32>,
+    cache_ttl_secs: Option<u64>,
+    head_first: Option<bool>,
+    allow_loopback: Option<bool>,
+    allow_private: Option<bool>,
+    #[serde(default)]
+    allow_networks: Vec<Spanned<String>>,
+    #[serde(default)]
+    hosts: std::collections::BTreeMap<String, Spanned<String>>,
+}
+
+fn apply_links(rep: &mut Reporter<'_>, links: &mut LinkSettings, raw: RawLinks) {
+    let to_usize = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+    let p = &mut links.policy;
+    if let Some(e) = raw.enabled {
+        links.enabled = e;
+    }
+    if let Some(n) = positive(rep, raw.broken_after_cycles, "broken_after_cycles") {
+        links.broken_after_cycles = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(n) = positive(rep, raw.deadline_secs, "deadline_secs") {
+        links.deadline = Duration::from_secs(n);
+    }
+    if let Some(n) = positive(rep, raw.global_concurrency, "global_concurrency") {
+        p.global_concurrency = to_usize(n);
+    }
+    if let Some(n) = positive(rep, raw.per_host_concurrency, "per_host_concurrency") {
+        p.per_host_concurrency = to_usize(n);
+    }
+    if let Some(n) = raw.per_host_interval_ms {
+        p.per_host_interval = Duration::from_millis(n);
+    }
+    if let Some(n) = positive(rep, raw.timeout_ms, "timeout_ms") {
+        p.timeout = Duration::from_millis(n);
+    }
+    if let Some(n) = raw.retries {
+        p.retries = n;
+    }
+    if let Some(n) = raw.cache_ttl_secs {
+        p.cache_ttl = Duration::from_secs(n);
+    }
+    if let Some(b) = raw.head_first {
+        p.head_first = b;
+    }
+    if let Some(b) = raw.allow_loopback {
+        p.allow_loopback = b;
+    }
+    if let Some(b) = raw.allow_private {
+        p.allow_private = b;
+    }
+    for net in raw.allow_networks {
+        match crate::links::address::Network::parse(net.get_ref()) {
+            Ok(_) => p.allow_networks.push(net.into_inner()),
+            Err(reason) => rep.error(
+                net.span(),
+                format!("`{}` is not a network: {reason}", net.get_ref()),
+                "write an address or a CIDR range such as \"10.20.0.0/16\"",
+            ),
+        }
+    }
+    for (name, addr) in raw.hosts {
+        match addr.get_ref().parse::<std::net::IpAddr>() {
+            Ok(ip) => {
+                p.hosts.insert(name, ip);
+            }
+            Err(e) => rep.error(
+                addr.span(),
+                format!("`{}` is not an IP address: {e}", addr.get_ref()),
+                "write the address the name should resolve to, e.g. \"10.20.1.5\"",
+            ),
+        }
+    }
+}
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -17,11 +17,12 @@ use url::Url;
 
 use crate::config::Live;
 use crate::fetch::Fetcher;
-use crate::harvest::HarvestState;
+use crate::harvest::{CatalogLink, HarvestState};
+use crate::links::{LinkChecker, LinkResult};
 use crate::metrics::Metrics;
 use crate::observation::{
     AgencyObservation, CatalogObservation, CatalogOutcome, DeclarationObservation, Failure,
-    FailureClass, ProbeObservation,
+    FailureClass, LinkSummary, ProbeObservation,
 };
 use crate::registry::{Agency, Registry};
 use crate::score::{self, Ranked};
@@ -37,6 +38,70 @@ pub struct Crawler {
     pub metrics: Metrics,
     pub concurrency: usize,
     pub agency_deadline: Duration,
+    /// Checks the catalogs' links; `None` when link checking is off.
+    pub links: Option<LinkStage>,
+}
+
+/// Checking an agency's links once its catalog is read. One checker serves every agency,
+/// so a URL two agencies list is requested once and the per-host limits hold across them.
+#[derive(Clone)]
+pub struct LinkStage {
+    pub checker: LinkChecker,
+    pub broken_after_cycles: u32,
+    pub deadline: Duration,
+}
+
+impl LinkStage {
+    /// Checks the links the harvest left in `state` and records them; what they count
+    /// for, or `None` when they could not be recorded (then they cost the agency nothing).
+    async fn check(
+        &self,
+        store: &Store,
+        metrics: &Metrics,
+        cycle_id: i64,
+        agency: &str,
+        state: &HarvestState,
+    ) -> Option<LinkSummary> {
+        let list = state.links();
+        let urls = list.iter().filter_map(|l| Url::parse(&l.url).ok());
+        let results = self
+            .checker
+            .check_all_within(urls, Some(self.deadline))
+            .await;
+        let cached = results.values().filter(|r| r.from_cache).count() as u64;
+        metrics
+            .link_checks
+            .with_label_values(&["cached"])
+            .inc_by(cached);
+        metrics
+            .link_checks
+            .with_label_values(&["checked"])
+            .inc_by(results.len() as u64 - cached);
+        if results.len() < list.len() {
+            tracing::warn!(
+                checked = results.len(),
+                links = list.len(),
+                "the link checks ran out of time; the rest keep their history"
+            );
+        }
+        let checked: Vec<(CatalogLink, Option<LinkResult>)> = list
+            .into_iter()
+            .map(|l| {
+                let r = Url::parse(&l.url)
+                    .ok()
+                    .and_then(|u| results.get(&u).cloned());
+                (l, r)
+            })
+            .collect();
+        let (agency, broken_after) = (agency.to_string(), self.broken_after_cycles);
+        let now = chrono::Utc::now().naive_utc();
+        let recorded = store
+            .run(move |c| store::record_links(c, cycle_id, &agency, &checked, broken_after, now))
+            .await;
+        recorded
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot record the link checks"))
+            .ok()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -79,7 +144,7 @@ impl Crawler {
 
         let previous = self.store.run(store::load_harvest_states).await?;
         let (observations, states) = tokio::select! {
-            obs = self.observe_all(&live.registry, &previous) => obs,
+            obs = self.observe_all(&live.registry, &previous, cycle_id) => obs,
             _ = cancel.cancelled() => {
                 self.abandon(cycle_id).await;
                 return Err(CycleError::Cancelled);
@@ -145,11 +210,13 @@ impl Crawler {
     }
 
     /// Observes every agency, in registry order, and returns the harvest state to keep for
-    /// each agency whose catalog was read. Dropping the future aborts the tasks.
+    /// each agency whose catalog was read. Link checks are recorded as `cycle_id`'s.
+    /// Dropping the future aborts the tasks.
     pub async fn observe_all(
         &self,
         registry: &Registry,
         previous: &HashMap<String, HarvestState>,
+        cycle_id: i64,
     ) -> (Vec<AgencyObservation>, Vec<(String, HarvestState)>) {
         let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
         let mut tasks = JoinSet::new();
@@ -159,20 +226,29 @@ impl Crawler {
             let permits = permits.clone();
             let deadline = self.agency_deadline;
             let before = previous.get(&agency.code).cloned();
+            let (links, store, metrics) =
+                (self.links.clone(), self.store.clone(), self.metrics.clone());
             let span = tracing::info_span!("agency", agency = %agency.code);
             tasks.spawn(
                 async move {
-                    let _permit = permits.acquire_owned().await;
+                    let permit = permits.acquire_owned().await;
                     let observed =
                         tokio::time::timeout(deadline, observe(&fetcher, &agency, before.as_ref()))
                             .await;
-                    let obs = observed.unwrap_or_else(|_| {
+                    // Link checks have their own limits: the next agency's harvest can start.
+                    drop(permit);
+                    let mut obs = observed.unwrap_or_else(|_| {
                         let why = format!(
                             "the agency's catalog and services took longer than the {}s limit",
                             deadline.as_secs()
                         );
                         (cut_off(&agency, why), None)
                     });
+                    if let (Some(stage), (o, Some(state))) = (&links, &mut obs) {
+                        o.links = stage
+                            .check(&store, &metrics, cycle_id, &o.code, state)
+                            .await;
+                    }
                     let (o, _) = &obs;
                     tracing::info!(
                         catalog = o.catalog.outcome.as_str(),

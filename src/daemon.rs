@@ -15,9 +15,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{Live, Settings};
-use crate::cycle::{Crawler, CycleError};
+use crate::cycle::{Crawler, CycleError, LinkStage};
 use crate::fetch::Fetcher;
 use crate::http::{self, AppState};
+use crate::links::LinkChecker;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::schedule::{self, SingleFlight};
@@ -68,7 +69,25 @@ pub fn crawler(
         metrics,
         concurrency: settings.crawl.concurrency,
         agency_deadline: settings.crawl.agency_deadline,
+        links: link_stage(settings)?,
     })
+}
+
+fn link_stage(settings: &Settings) -> anyhow::Result<Option<LinkStage>> {
+    let l = &settings.links;
+    if !l.enabled {
+        return Ok(None);
+    }
+    let mut policy = l.policy.clone();
+    // The CAs the crawler trusts, the link checker trusts too.
+    policy
+        .extra_roots_pem
+        .extend(settings.crawl.extra_roots_pem.iter().cloned());
+    Ok(Some(LinkStage {
+        checker: LinkChecker::new(policy).context("building the link checker")?,
+        broken_after_cycles: l.broken_after_cycles,
+        deadline: l.deadline,
+    }))
 }
 
 /// Runs the daemon on `listener` until `shutdown` fires.

@@ -29,6 +29,9 @@ use crate::score::{Mark, QualityTally, quality};
 pub const MAX_PAGES: usize = 10_000;
 /// Rows asked per CKAN `package_search` page (CKAN's usual maximum).
 pub const CKAN_ROWS: u32 = 1000;
+/// The most distinct links kept of one catalog for checking: 50,000 URLs are a few MB of
+/// state, and a catalog listing more is checked on its first 50,000.
+pub const MAX_LINKS: usize = 50_000;
 
 /// A concrete format, once `auto` has been resolved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -226,6 +229,9 @@ pub struct DatasetSink {
     digests: Vec<u64>,
     /// Datasets new or changed since the last good harvest.
     pub changed: usize,
+    /// The catalog's links, for the link checker (a CKAN portal's are kept per package).
+    links: Vec<CatalogLink>,
+    link_hashes: HashSet<u64>,
 }
 
 impl DatasetSink {
@@ -271,8 +277,12 @@ impl DatasetSink {
         if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
             self.schema_invalid += 1;
         }
+        let links = links_of(dataset);
         if let (Some(ckan), Some(id)) = (&mut self.ckan, &dataset.identifier) {
             ckan.packages.insert(id.clone(), mark);
+            if !links.is_empty() {
+                ckan.links.insert(id.clone(), links);
+            }
             if let Some(m) = &dataset.modified
                 && ckan
                     .last_modified
@@ -281,8 +291,53 @@ impl DatasetSink {
             {
                 ckan.last_modified = Some(m.clone());
             }
+        } else {
+            self.keep_links(links);
         }
     }
+}
+
+impl DatasetSink {
+    fn keep_links(&mut self, links: Vec<CatalogLink>) {
+        for link in links {
+            if self.links.len() >= MAX_LINKS {
+                return;
+            }
+            if self.link_hashes.insert(self.hasher.hash_one(&link.url)) {
+                self.links.push(link);
+            }
+        }
+    }
+}
+
+/// An access or download URL a catalog lists, with the media type it declares for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CatalogLink {
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_type: Option<String>,
+}
+
+/// A dataset's links worth checking: http(s) URLs that are not placeholders (those are
+/// a finding of their own, and must not send the checker to example.com).
+pub fn links_of(dataset: &Dataset) -> Vec<CatalogLink> {
+    let mut out: Vec<CatalogLink> = Vec::new();
+    for x in &dataset.distributions {
+        // A media type as such (`text/csv`), not a format name (`CSV`).
+        let media_type = x.media_type.as_ref().filter(|m| m.contains('/')).cloned();
+        for url in [&x.access_url, &x.download_url].into_iter().flatten() {
+            let url = url.trim();
+            let usable = Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+                && !quality::is_placeholder_url(url);
+            if usable && !out.iter().any(|l| l.url == url) {
+                out.push(CatalogLink {
+                    url: url.to_string(),
+                    media_type: media_type.clone(),
+                });
+            }
+        }
+    }
+    out
 }
 
 /// A dataset's content digest: SHA-256 of its normalized form, first 8 bytes. Computed on
@@ -372,6 +427,25 @@ pub struct HarvestState {
     /// tells the changed ones from the rest.
     #[serde(default)]
     pub digests: Vec<u64>,
+    /// The catalog's links (a CKAN portal's are in `ckan`), checked each cycle whether
+    /// or not the catalog changed.
+    #[serde(default)]
+    pub links: Vec<CatalogLink>,
+}
+
+impl HarvestState {
+    /// Every distinct link of the catalog, up to [`MAX_LINKS`].
+    pub fn links(&self) -> Vec<CatalogLink> {
+        let mut seen = HashSet::new();
+        let per_package = self.ckan.iter().flat_map(|c| c.links.values().flatten());
+        self.links
+            .iter()
+            .chain(per_package)
+            .filter(|l| seen.insert(l.url.as_str()))
+            .take(MAX_LINKS)
+            .cloned()
+            .collect()
+    }
 }
 
 /// What was read of each package of a CKAN portal.
@@ -381,6 +455,9 @@ pub struct CkanState {
     pub last_modified: Option<String>,
     /// Package id → what it contributed to the scores.
     pub packages: std::collections::BTreeMap<String, Mark>,
+    /// Package id → its links.
+    #[serde(default)]
+    pub links: std::collections::BTreeMap<String, Vec<CatalogLink>>,
 }
 
 /// Harvests one catalog; returns what was seen and the state to keep for next time.
@@ -468,6 +545,7 @@ pub async fn harvest_into(
         observation: None,
         ckan: None,
         digests: Vec::new(),
+        links: Vec::new(),
     };
     // Same bytes as last time (a server that ignores conditional requests): no re-reading.
     if let Some(prev) = previous
@@ -475,9 +553,16 @@ pub async fn harvest_into(
         && let Some(kept) = prev.observation.clone()
     {
         let kept = reuse(kept, fetched.status.as_u16(), 1);
+        // What the last read left (digests, packages, links) stays true of the same bytes.
         let state = HarvestState {
             observation: Some(kept.clone()),
-            ..state
+            ..HarvestState {
+                url: state.url,
+                etag: state.etag,
+                last_modified: state.last_modified,
+                sha256: state.sha256,
+                ..prev.clone()
+            }
         };
         return (kept, Some(state), sink);
     }
@@ -635,6 +720,7 @@ pub async fn harvest_into(
         observation: Some(obs.clone()),
         ckan: sink.ckan.take(),
         digests: std::mem::take(&mut sink.digests),
+        links: std::mem::take(&mut sink.links),
         ..state
     });
     (obs, keep, sink)
@@ -722,6 +808,7 @@ async fn ckan_incremental(
     let base = ckan_base(&endpoint.url);
     let mut requests = 0u32;
     let mut packages = kept.packages.clone();
+    let mut links = kept.links.clone();
     let mut last_modified = kept.last_modified.clone();
     let mut changed = 0usize;
     let mut start = 0u64;
@@ -744,6 +831,12 @@ async fn ckan_incremental(
         }
         for d in &datasets {
             let id = d.identifier.clone()?;
+            let found = links_of(d);
+            if found.is_empty() {
+                links.remove(&id);
+            } else {
+                links.insert(id.clone(), found);
+            }
             packages.insert(id, quality::mark(d));
             // The range is inclusive: the package modified at `since` comes back unchanged.
             if d.modified.as_deref().is_some_and(|m| m > since) {
@@ -794,6 +887,7 @@ async fn ckan_incremental(
         ckan: Some(CkanState {
             last_modified,
             packages,
+            links,
         }),
         ..previous.clone()
     };

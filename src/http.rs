@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agencies/{code}", get(agency))
         .route("/api/v1/agencies/{code}/findings", get(findings))
         .route("/api/v1/agencies/{code}/history", get(history))
+        .route("/api/v1/agencies/{code}/links", get(links))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)
@@ -479,6 +480,21 @@ async fn findings(
             })
             .collect(),
     ))
+}
+
+/// The agency's catalog links as last checked, broken and longest failing first: the
+/// list behind the link findings.
+async fn links(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> ApiResult<Vec<crate::links::history::LinkRecord>> {
+    known(&state, &code)?;
+    let mut records = state
+        .store
+        .run(move |c| store::agency_links(c, &code))
+        .await?;
+    records.sort_by_key(|r| std::cmp::Reverse(r.broken));
+    Ok(Json(records))
 }
 
 async fn history(

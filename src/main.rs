@@ -224,7 +224,9 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 std::fs::write(&path, config::registry_to_toml(&sim.registry)?)
                     .with_context(|| format!("writing {}", path.display()))?;
                 // Beside the registry, so a daemon can trust the simulator's HTTPS services
-                // with `[crawl] extra_ca_file = "simulator-ca.pem"`.
+                // with `[crawl] extra_ca_file = "simulator-ca.pem"`, and check its data files
+                // with `[links] allow_loopback = true` and
+                // `[links.hosts] "files.federation.dtindex" = "127.0.0.1"`.
                 let ca = path.with_file_name("simulator-ca.pem");
                 std::fs::write(&ca, &sim.ca_pem)
                     .with_context(|| format!("writing {}", ca.display()))?;
@@ -258,7 +260,10 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             settings.schedule.cron = "0 */10 * * * *".to_string();
             settings.crawl.total_timeout = Duration::from_secs(10);
             settings.crawl.agency_deadline = Duration::from_secs(30);
-            settings.crawl.extra_roots_pem = vec![sim.ca_pem.clone()];
+            sim.configure(&mut settings);
+            // The simulator's failing files fail for good: the demo shows them as broken
+            // from the first cycle.
+            settings.links.broken_after_cycles = 1;
             let listener = bind(settings.listen, "daemon").await?;
             let addr = listener.local_addr()?;
             println!(

@@ -31,6 +31,10 @@ pub struct AgencySnapshot {
     pub services_down: i64,
     /// The earliest expiry of the agency's services' TLS certificates (Unix seconds).
     pub tls_expires_at: Option<i64>,
+    /// The agency's links by class, as last checked.
+    pub links: Vec<(crate::links::LinkClass, i64)>,
+    /// Links broken (failed in enough consecutive cycles); `None` when not checked.
+    pub links_broken: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -70,6 +74,9 @@ pub struct Metrics {
     pub catalog_failure_streak: GaugeVec,
     pub services_down: GaugeVec,
     pub certificate_expiry: GaugeVec,
+    pub agency_links: GaugeVec,
+    pub agency_links_broken: GaugeVec,
+    pub link_checks: IntCounterVec,
     pub attainment: GaugeVec,
     pub target_goal: GaugeVec,
     pub cycle_duration: Histogram,
@@ -161,6 +168,24 @@ impl Metrics {
             "When the first of the agency's HTTPS sharing services' certificates expires (Unix time).",
             agency,
         )?;
+        let agency_links = gauge(
+            "dtindex_agency_links",
+            "The agency's catalog links by class as last checked (ok, redirect, client_error, server_error, timeout, connect, tls, dns, blocked).",
+            &["agency", "kind", "class"],
+        )?;
+        let agency_links_broken = gauge(
+            "dtindex_agency_links_broken",
+            "The agency's catalog links that failed in enough consecutive cycles to count as broken.",
+            agency,
+        )?;
+        let link_checks = counter(
+            "dtindex_link_checks_total",
+            "Link checks, by how they were answered: checked (requests sent) or cached (a recent success reused, or a check of the same URL already running).",
+            &["answer"],
+        )?;
+        for answer in ["checked", "cached"] {
+            link_checks.with_label_values(&[answer]);
+        }
         let attainment = gauge(
             "dtindex_target_attainment_ratio",
             "Share of agencies meeting a national target, by kind (ministry, province, all).",
@@ -260,6 +285,9 @@ impl Metrics {
             catalog_failure_streak,
             services_down,
             certificate_expiry,
+            agency_links,
+            agency_links_broken,
+            link_checks,
             attainment,
             target_goal,
             cycle_duration,
@@ -289,6 +317,8 @@ impl Metrics {
             &self.catalog_failure_streak,
             &self.services_down,
             &self.certificate_expiry,
+            &self.agency_links,
+            &self.agency_links_broken,
             &self.attainment,
             &self.target_goal,
         ] {
@@ -325,6 +355,23 @@ impl Metrics {
                 self.certificate_expiry
                     .with_label_values(&[code, kind])
                     .set(t as f64);
+            }
+            if let Some(n) = a.links_broken {
+                self.agency_links_broken
+                    .with_label_values(&[code, kind])
+                    .set(n as f64);
+            }
+            if !a.links.is_empty() {
+                for class in crate::links::LinkClass::ALL {
+                    let n = a
+                        .links
+                        .iter()
+                        .find(|(c, _)| *c == class)
+                        .map_or(0, |(_, n)| *n);
+                    self.agency_links
+                        .with_label_values(&[code, kind, class.as_str()])
+                        .set(n as f64);
+                }
             }
             let band = Band::of(a.index, &method.bands);
             for b in Band::ALL {
@@ -456,6 +503,8 @@ mod tests {
             catalog_failures_in_a_row: 0,
             services_down: 1,
             tls_expires_at: Some(1_900_000_000),
+            links: vec![(crate::links::LinkClass::ClientError, 2)],
+            links_broken: Some(1),
         }
     }
 

@@ -24,14 +24,19 @@ pub struct AgencyObservation {
     pub links: Option<LinkSummary>,
 }
 
-/// The catalog's links, as the link checker last saw them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The catalog's links, as the link checker saw them in this cycle.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkSummary {
     pub checked: u64,
     /// Failed in as many consecutive cycles as the config asks before a link is broken.
     pub broken: u64,
     /// Served a Content-Type other than the media type the catalog declares.
     pub type_mismatch: u64,
+    /// A few of the broken links, each with what went wrong, for the finding.
+    #[serde(default)]
+    pub broken_examples: Vec<String>,
+    #[serde(default)]
+    pub mismatch_examples: Vec<String>,
 }
 
 /// The agency's declaration and what checking its claims found.

@@ -29,6 +29,14 @@ run_at_start = true
 total_timeout_secs = 10
 # The simulator's HTTPS services are signed by its own CA, written beside the registry.
 extra_ca_file = "simulator-ca.pem"
+[links]
+# The simulator's data files are on loopback, under a name of their own.
+allow_loopback = true
+# The simulator's failing files fail for good: broken from the first cycle, so that the
+# two cycles of this test score alike.
+broken_after_cycles = 1
+[links.hosts]
+"files.federation.dtindex" = "127.0.0.1"
 "#,
     )
     .unwrap();
@@ -141,6 +149,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
 
     // What the simulator planned for each agency shows in its score and findings.
     let (_, plan) = get_json(&format!("{sim_base}/")).await;
+    let mut broken_links = 0;
     for sim in plan["agencies"].as_array().unwrap() {
         let code = sim["code"].as_str().unwrap();
         let (status, findings) = get_json(&format!("{base}/api/v1/agencies/{code}/findings")).await;
@@ -158,6 +167,19 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
                     "{key} in {f}"
                 );
             }
+        }
+        let measured = findings.as_array().unwrap().iter().any(|f| {
+            f["rule"] == "Q.clean.broken-links"
+                && f["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("checked links are broken")
+        });
+        if measured {
+            broken_links += 1;
+            let (status, links) = get_json(&format!("{base}/api/v1/agencies/{code}/links")).await;
+            assert_eq!(status, 200);
+            assert_eq!(links[0]["broken"], true, "broken links first: {links}");
         }
         let (_, detail) = get_json(&format!("{base}/api/v1/agencies/{code}")).await;
         let index = detail["index"].as_f64().unwrap();
@@ -217,6 +239,8 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
             _ => {}
         }
     }
+
+    assert!(broken_links > 0, "the simulator's missing files are found");
 
     // National attainment: every target and part, overall and per kind, against its goal.
     let (status, national) = get_json(&format!("{base}/api/v1/national")).await;

@@ -31,6 +31,8 @@ fn exported() -> String {
             catalog_failures_in_a_row: 0,
             services_down: 0,
             tls_expires_at: Some(1),
+            links: vec![(dtindex::links::LinkClass::Ok, 3)],
+            links_broken: Some(0),
         }],
         &dtindex::score::Method::builtin(),
     );

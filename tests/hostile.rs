@@ -204,7 +204,7 @@ async fn each_hostile_endpoint_is_a_finding_and_the_cycle_completes() {
     let settings = settings(dir.path());
     let crawler = crawler(&settings, agencies.clone()).await;
     let (observations, _) = crawler
-        .observe_all(&crawler.live.current().registry, &Default::default())
+        .observe_all(&crawler.live.current().registry, &Default::default(), 1)
         .await;
     let by_code = |code: &str| observations.iter().find(|o| o.code == code).unwrap();
 
@@ -319,7 +319,7 @@ async fn an_agency_over_its_deadline_is_cut_off_without_stalling_the_others() {
     )
     .await;
     let (observations, _) = crawler
-        .observe_all(&crawler.live.current().registry, &Default::default())
+        .observe_all(&crawler.live.current().registry, &Default::default(), 1)
         .await;
     match &observations[0].catalog.outcome {
         CatalogOutcome::FetchFailed(f) => assert_eq!(f.class, FailureClass::Deadline),

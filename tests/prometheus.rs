@@ -162,9 +162,13 @@ async fn prometheus_answers_every_dashboard_panel_and_alert() {
         return;
     };
 
-    // An agency with probe latencies, so the agency dashboard has something to show.
-    let agency: String = eventually("a scrape with probe latencies", || async {
-        let found = query(&prom, "dtindex_probe_latency_seconds_count")
+    // An agency with probe latencies and checked links, so the agency dashboard has
+    // something to show.
+    let agency: String = eventually("a scrape with probe latencies and links", || async {
+        let found = query(
+            &prom,
+            "dtindex_probe_latency_seconds_count and on (agency) dtindex_agency_links{class=\"ok\"}",
+        )
             .await
             .ok()?;
         found.first()?["metric"]["agency"]

@@ -27,14 +27,25 @@ type Cell<V> = Arc<OnceCell<(Instant, V)>>;
 pub struct Memo<K, V> {
     map: Mutex<HashMap<K, Cell<V>>>,
     ttl: Duration,
+    /// Which finished answers are reused; the others are shared only with the askers
+    /// that came while they were being computed.
+    keep: fn(&V) -> bool,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
-    pub fn new(ttl: Duration) -> Self {
+    /// A memo that reuses only the answers `keep` accepts: a failure must be seen again,
+    /// cycle after cycle, before it counts as lasting.
+    pub fn keeping(ttl: Duration, keep: fn(&V) -> bool) -> Self {
         Memo {
             map: Mutex::new(HashMap::new()),
             ttl,
+            keep,
         }
+    }
+
+    fn fresh(&self, cell: &Cell<V>) -> bool {
+        cell.get()
+            .is_none_or(|(at, v)| at.elapsed() < self.ttl && (self.keep)(v))
     }
 
     /// The answer for `key`: a fresh cached one, the one being computed, or `run`'s.
@@ -49,9 +60,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         let cell = {
             let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
             match map.get(key) {
-                Some(cell) if cell.get().is_none_or(|(at, _)| at.elapsed() < self.ttl) => {
-                    cell.clone()
-                }
+                Some(cell) if self.fresh(cell) => cell.clone(),
                 _ => {
                     let cell: Cell<V> = Arc::new(OnceCell::new());
                     map.insert(key.clone(), cell.clone());
@@ -84,7 +93,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     /// Forgets answers older than the TTL, so the map does not grow without end.
     pub fn purge_expired(&self) {
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
-        map.retain(|_, cell| cell.get().is_none_or(|(at, _)| at.elapsed() < self.ttl));
+        map.retain(|_, cell| self.fresh(cell));
     }
 }
 
@@ -95,7 +104,7 @@ mod tests {
 
     #[tokio::test]
     async fn concurrent_askers_share_one_run_and_later_ones_hit_the_cache() {
-        let memo: Memo<&str, u32> = Memo::new(Duration::from_secs(60));
+        let memo: Memo<&str, u32> = Memo::keeping(Duration::from_secs(60), |_| true);
         let runs = AtomicU32::new(0);
         let work = || async {
             runs.fetch_add(1, Ordering::SeqCst);
@@ -112,8 +121,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn answers_not_kept_are_asked_again() {
+        let memo: Memo<u8, Result<u8, u8>> = Memo::keeping(Duration::from_secs(60), Result::is_ok);
+        assert_eq!(
+            memo.get_or_run(&1, || async { Err(1) }).await,
+            (Err(1), Served::Fresh)
+        );
+        assert_eq!(
+            memo.get_or_run(&1, || async { Ok(2) }).await,
+            (Ok(2), Served::Fresh)
+        );
+        assert_eq!(
+            memo.get_or_run(&1, || async { Ok(3) }).await,
+            (Ok(2), Served::Cached)
+        );
+    }
+
+    #[tokio::test]
     async fn expired_answers_are_recomputed_and_purged() {
-        let memo: Memo<u8, u8> = Memo::new(Duration::ZERO);
+        let memo: Memo<u8, u8> = Memo::keeping(Duration::ZERO, |_| true);
         assert_eq!(
             memo.get_or_run(&1, || async { 1 }).await,
             (1, Served::Fresh)

@@ -42,6 +42,7 @@
 
 pub mod address;
 mod classify;
+pub mod history;
 mod memo;
 mod resolve;
 mod throttle;
@@ -106,6 +107,10 @@ pub struct LinkPolicy {
     pub user_agent: String,
     /// Certificate authorities trusted besides the system's (PEM), like the crawler's.
     pub extra_roots_pem: Vec<String>,
+    /// Names resolved to a fixed address instead of through DNS, like `/etc/hosts` for
+    /// the checker alone (a split-horizon government network; the simulator's file
+    /// host). The address is still vetted against the policy.
+    pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
 }
 
 impl Default for LinkPolicy {
@@ -127,6 +132,7 @@ impl Default for LinkPolicy {
             head_first: true,
             user_agent: crate::fetch::USER_AGENT.to_string(),
             extra_roots_pem: Vec::new(),
+            hosts: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -375,7 +381,12 @@ impl LinkChecker {
             allow_private: policy.allow_private,
             allow_networks,
         };
-        let dns = Arc::new(Dns::new(addresses, policy.cache_ttl, policy.timeout));
+        let dns = Arc::new(Dns::new(
+            addresses,
+            policy.cache_ttl,
+            policy.timeout,
+            &policy.hosts,
+        ));
         let client = reqwest::Client::builder()
             .user_agent(policy.user_agent.as_str())
             // Each hop is vetted before it is requested, so redirects are ours to follow.
@@ -403,7 +414,9 @@ impl LinkChecker {
                     policy.per_host_concurrency,
                     policy.per_host_interval,
                 ),
-                results: Memo::new(policy.cache_ttl),
+                // Only answers that reached the resource are reused: a failing link is checked
+                // again each cycle, so that "failed N cycles running" means N checks.
+                results: Memo::keeping(policy.cache_ttl, |r: &LinkResult| !r.class.is_failure()),
                 counters: Counters::default(),
                 policy,
                 client,
@@ -422,6 +435,22 @@ impl LinkChecker {
     /// checks are alive at once: memory stays flat for any number of links, and a host
     /// with thousands of links does not hold up the others.
     pub async fn check_all(&self, urls: impl IntoIterator<Item = Url>) -> HashMap<Url, LinkResult> {
+        self.check_all_within(urls, None).await
+    }
+
+    /// [`check_all`](Self::check_all), answering with what is done when `limit` runs out:
+    /// a host that drags costs the checks left undone, never a stalled cycle.
+    pub async fn check_all_within(
+        &self,
+        urls: impl IntoIterator<Item = Url>,
+        limit: Option<Duration>,
+    ) -> HashMap<Url, LinkResult> {
+        let stop = async {
+            match limit {
+                Some(limit) => tokio::time::sleep(limit).await,
+                None => std::future::pending().await,
+            }
+        };
         self.inner.results.purge_expired();
         self.inner.dns.purge_expired();
         let window = self
@@ -436,6 +465,7 @@ impl LinkChecker {
                 (url, result)
             })
             .buffer_unordered(window)
+            .take_until(stop)
             .collect()
             .await
     }

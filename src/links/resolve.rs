@@ -10,6 +10,7 @@
 //! client and one connection pool. Only the address is chosen here: the URL keeps its
 //! name, so the Host header and the TLS server name (SNI, certificate check) use it.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,14 +26,26 @@ pub struct Dns {
     policy: AddressPolicy,
     memo: Memo<String, Resolved>,
     timeout: Duration,
+    /// Names answered from the configuration instead of the system resolver (lowercase).
+    hosts: BTreeMap<String, IpAddr>,
 }
 
 impl Dns {
-    pub fn new(policy: AddressPolicy, ttl: Duration, timeout: Duration) -> Self {
+    pub fn new(
+        policy: AddressPolicy,
+        ttl: Duration,
+        timeout: Duration,
+        hosts: &BTreeMap<String, IpAddr>,
+    ) -> Self {
         Dns {
             policy,
-            memo: Memo::new(ttl),
+            // A failed lookup is asked again: it may be the minute the link fails in.
+            memo: Memo::keeping(ttl, Result::is_ok),
             timeout,
+            hosts: hosts
+                .iter()
+                .map(|(name, ip)| (name.to_ascii_lowercase(), *ip))
+                .collect(),
         }
     }
 
@@ -63,7 +76,14 @@ impl Dns {
         };
         // The system resolver (getaddrinfo, on the blocking pool) follows /etc/hosts and
         // nsswitch like every other program on the host.
-        let found = tokio::time::timeout(self.timeout, tokio::net::lookup_host((name, 0))).await;
+        // A configured name is still vetted below: an override opens no address the
+        // policy refuses.
+        let found = match self.hosts.get(&name.to_ascii_lowercase()) {
+            Some(ip) => Ok(Ok(vec![SocketAddr::new(*ip, 0)].into_iter())),
+            None => tokio::time::timeout(self.timeout, tokio::net::lookup_host((name, 0)))
+                .await
+                .map(|r| r.map(|a| a.collect::<Vec<_>>().into_iter())),
+        };
         let addrs: Vec<IpAddr> = match found {
             Err(_) => return Err(dns_error(format!("{name} did not resolve in time"))),
             Ok(Err(e)) => return Err(dns_error(format!("{name} does not resolve: {e}"))),

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::catalog::Dataset;
 use crate::declaration::DocumentKind;
-use crate::observation::{AgencyObservation, CatalogOutcome, CheckedClaim, Note};
+use crate::observation::{AgencyObservation, CatalogOutcome, CheckedClaim, LinkSummary, Note};
 use crate::registry::AgencyKind;
 
 pub mod method;
@@ -614,7 +614,7 @@ fn quality_losses(obs: &AgencyObservation, dimension: Dimension, today: i32) -> 
 fn catalog_rule(obs: &AgencyObservation, id: &str, today: i32) -> Option<(f64, String)> {
     let cat = &obs.catalog;
     let rule = CATALOG_RULES.iter().find(|r| r.id == id)?;
-    let of_links = |bad: fn(&crate::observation::LinkSummary) -> u64| {
+    let of_links = |bad: fn(&LinkSummary) -> (u64, &Vec<String>)| {
         if cat.tally.datasets == 0 {
             // No dataset, no link: nothing to earn these points with.
             return Some((
@@ -623,15 +623,24 @@ fn catalog_rule(obs: &AgencyObservation, id: &str, today: i32) -> Option<(f64, S
             ));
         }
         // Links not (yet) checked cost nothing: the rule only weighs what was measured.
-        let links = obs.links.filter(|l| l.checked > 0 && bad(l) > 0)?;
+        let links = obs
+            .links
+            .as_ref()
+            .filter(|l| l.checked > 0 && bad(l).0 > 0)?;
+        let (count, examples) = bad(links);
         Some((
-            bad(&links) as f64 / links.checked as f64,
-            format!("{} of {} checked {}", bad(&links), links.checked, rule.seen),
+            count as f64 / links.checked as f64,
+            format!(
+                "{count} of {} checked {}, e.g. {}",
+                links.checked,
+                rule.seen,
+                examples.join("; ")
+            ),
         ))
     };
     match id {
-        "Q.correct.served-type" => of_links(|l| l.type_mismatch),
-        "Q.clean.broken-links" => of_links(|l| l.broken),
+        "Q.correct.served-type" => of_links(|l| (l.type_mismatch, &l.mismatch_examples)),
+        "Q.clean.broken-links" => of_links(|l| (l.broken, &l.broken_examples)),
         "Q.alive.catalog-updated" => match cat.tally.newest_modified {
             Some(day) if today - day <= 365 => None,
             Some(day) => Some((

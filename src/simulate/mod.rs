@@ -29,6 +29,27 @@ pub use render::SimRecord;
 /// Datasets per page of a paged (Turtle, CKAN) simulated catalog.
 pub const PAGE_SIZE: usize = 10;
 
+/// The host name the simulated data files are published under. Catalogs on loopback
+/// addresses are placeholders to the quality rules, so the files get a name of their own;
+/// the link checker is told it is the simulator's address (`[links.hosts]`). Under a
+/// top-level domain that does not exist, so it can never reach anyone else.
+pub const FILES_HOST: &str = "files.federation.dtindex";
+
+/// How a simulated data file answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAnswer {
+    Ok,
+    /// 404.
+    Missing,
+    /// 500.
+    ServerError,
+    /// A 301 to where the file now is (which answers).
+    Moved,
+    /// 200, but as an HTML page where the catalog declares CSV.
+    WrongType,
+}
+
 /// How well a simulated agency publishes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -307,8 +328,30 @@ impl Federation {
         out
     }
 
-    /// The records of an agency, generated from the seed.
-    pub fn records(&self, sim: &SimAgency) -> Vec<SimRecord> {
+    /// How file `i` of an agency answers, by profile: an exemplary agency's all work;
+    /// an average one's mostly; a neglected one's often don't.
+    pub fn file_answer(&self, sim: &SimAgency, i: usize) -> FileAnswer {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            agency_seed(self.seed, &sim.code) ^ (i as u64).wrapping_mul(0x2545_F491_4F6C_DD1D),
+        );
+        let roll: u32 = rng.random_range(0..100);
+        let (missing, error, moved, wrong) = match sim.profile {
+            Profile::Exemplary => (0, 0, 0, 0),
+            Profile::Average => (4, 0, 2, 2),
+            _ => (15, 8, 7, 5),
+        };
+        match roll {
+            r if r < missing => FileAnswer::Missing,
+            r if r < missing + error => FileAnswer::ServerError,
+            r if r < missing + error + moved => FileAnswer::Moved,
+            r if r < missing + error + moved + wrong => FileAnswer::WrongType,
+            _ => FileAnswer::Ok,
+        }
+    }
+
+    /// The records of an agency, generated from the seed; their files are under `files`
+    /// (`http://files.federation.dtindex:8080/`).
+    pub fn records(&self, sim: &SimAgency, files: &str) -> Vec<SimRecord> {
         let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(self.seed, &sim.code) ^ 0xDA7A);
         let keep = match sim.profile {
             Profile::Exemplary => 1.0,
@@ -342,10 +385,7 @@ impl Federation {
                     publisher: field(sim.name.clone()),
                     contact: field(format!("Phòng dữ liệu, {}", sim.name)),
                     license: field("https://creativecommons.org/licenses/by/4.0/".into()),
-                    download_url: field(format!(
-                        "https://data.example.gov.vn/{}/{i}.csv",
-                        sim.code
-                    )),
+                    download_url: field(format!("{files}{}/files/{i}.csv", sim.code)),
                 }
             })
             .collect()
@@ -374,6 +414,19 @@ pub struct Launched {
     /// The CA the simulator's HTTPS services are signed by.
     pub ca_pem: String,
     pub federation: Arc<Federation>,
+}
+
+impl Launched {
+    /// Points a daemon's settings at the simulator: trust its CA, and let the link
+    /// checker reach its data files (on loopback, under [`FILES_HOST`]).
+    pub fn configure(&self, settings: &mut crate::config::Settings) {
+        settings.crawl.extra_roots_pem.push(self.ca_pem.clone());
+        let policy = &mut settings.links.policy;
+        policy.allow_loopback = true;
+        policy
+            .hosts
+            .insert(FILES_HOST.to_string(), [127, 0, 0, 1].into());
+    }
 }
 
 /// Plans the federation from `seed` and serves it over HTTP on `listener` and over HTTPS on
@@ -430,6 +483,7 @@ pub fn router(federation: Arc<Federation>) -> Router {
         .route("/{code}/danh-muc.csv", get(catalog))
         .route("/{code}/danh-muc.xlsx", get(catalog))
         .route("/{code}/ckan/api/3/action/package_search", get(catalog))
+        .route("/{code}/files/{file}", get(file))
         .route("/{code}/services/{n}", get(service))
         .route("/{code}/services/{n}/openapi.json", get(openapi))
         .route("/{code}/declaration.json", get(declaration))
@@ -454,6 +508,7 @@ async fn catalog(
     State(f): State<Arc<Federation>>,
     Path(code): Path<String>,
     Query(q): Query<PageQuery>,
+    headers: axum::http::HeaderMap,
     uri: axum::http::Uri,
 ) -> Response {
     let Some(sim) = f.agency(&code).filter(|a| a.profile != Profile::Silent) else {
@@ -462,7 +517,13 @@ async fn catalog(
     if !uri.path().ends_with(sim.published.path()) && !uri.path().contains("/ckan/") {
         return StatusCode::NOT_FOUND.into_response();
     }
-    let mut records = f.records(sim);
+    // The files are served here too, under their own name (see FILES_HOST).
+    let port = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.rsplit_once(':'))
+        .map_or("80", |(_, port)| port);
+    let mut records = f.records(sim, &format!("http://{FILES_HOST}:{port}/"));
     if sim.breakage == Some(Breakage::EmptyCatalog) {
         records.clear();
     }
@@ -520,6 +581,50 @@ async fn catalog(
         }
         _ => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
     }
+}
+
+/// A data file: a few bytes of CSV, or what its answer says instead.
+async fn file(
+    State(f): State<Arc<Federation>>,
+    Path((code, file)): Path<(String, String)>,
+    Query(q): Query<FileQuery>,
+) -> Response {
+    let i = file
+        .strip_suffix(".csv")
+        .and_then(|n| n.parse::<usize>().ok());
+    let (Some(sim), Some(i)) = (f.agency(&code), i) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let csv = || {
+        (
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            "ma,ten\n1,mot\n",
+        )
+            .into_response()
+    };
+    if q.moved.is_some() {
+        return csv();
+    }
+    match f.file_answer(sim, i) {
+        FileAnswer::Ok => csv(),
+        FileAnswer::Missing => StatusCode::NOT_FOUND.into_response(),
+        FileAnswer::ServerError => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        FileAnswer::Moved => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, format!("/{code}/files/{i}.csv?moved=1"))],
+        )
+            .into_response(),
+        FileAnswer::WrongType => (
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            "<html><body>Không tìm thấy trang</body></html>",
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+struct FileQuery {
+    moved: Option<String>,
 }
 
 async fn service(
@@ -614,7 +719,10 @@ mod tests {
         };
         assert_eq!(view(&a), view(&b));
         assert_ne!(view(&a), view(&c));
-        assert_eq!(a.records(&a.agencies[0]), b.records(&b.agencies[0]));
+        assert_eq!(
+            a.records(&a.agencies[0], "http://f/"),
+            b.records(&b.agencies[0], "http://f/")
+        );
     }
 
     #[test]
@@ -650,7 +758,7 @@ mod tests {
             .find(|a| a.profile == Profile::Exemplary)
             .unwrap();
         let mut tally = crate::score::QualityTally::default();
-        let text = render::datajson(&fed.records(sim));
+        let text = render::datajson(&fed.records(sim, "http://f/"));
         crate::catalog::parse_datajson(text.as_bytes(), |d| {
             tally.add(&crate::score::quality::mark(&d))
         })
@@ -697,7 +805,7 @@ mod tests {
             .iter()
             .find(|a| a.profile == Profile::Average)
             .unwrap();
-        let records = fed.records(sim);
+        let records = fed.records(sim, "http://f/");
         type Reader<'a> = &'a dyn Fn(&mut dyn FnMut(crate::catalog::Dataset));
         let tally = |read: Reader<'_>| {
             let mut t = CompletenessTally::default();

@@ -10,7 +10,10 @@
 //! DOUBLE PRECISION, TIMESTAMP in UTC, no backend-specific SQL), so a PostgreSQL backend is
 //! a second connection type and a second migrations folder, not a redesign.
 
+mod links;
 mod schema;
+
+pub use links::{agency_links, link_counts, record_links};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -226,6 +229,9 @@ pub struct CatalogFetchRow {
     pub bytes: i64,
     pub datasets: i64,
     pub duration_ms: i64,
+    pub links_checked: Option<i64>,
+    pub links_broken: Option<i64>,
+    pub links_mismatched: Option<i64>,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Serialize, PartialEq)]
@@ -425,6 +431,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                 bytes: o.catalog.bytes as i64,
                 datasets: o.catalog.datasets as i64,
                 duration_ms: o.catalog.duration_ms as i64,
+                links_checked: o.links.as_ref().map(|l| l.checked as i64),
+                links_broken: o.links.as_ref().map(|l| l.broken as i64),
+                links_mismatched: o.links.as_ref().map(|l| l.type_mismatch as i64),
             })
             .collect();
         diesel::insert_into(catalog_fetches::table)
@@ -580,9 +589,20 @@ pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::Agen
             diesel::dsl::min(service_probes::tls_expires_at),
         ))
         .load(conn)?;
+    let broken: HashMap<String, i64> = catalog_fetches::table
+        .filter(catalog_fetches::cycle_id.eq(cycle.id))
+        .filter(catalog_fetches::links_broken.is_not_null())
+        .select((catalog_fetches::agency_code, catalog_fetches::links_broken))
+        .load::<(String, Option<i64>)>(conn)?
+        .into_iter()
+        .filter_map(|(code, n)| Some((code, n?)))
+        .collect();
+    let mut classes = link_counts(conn)?;
     Ok(rows
         .into_iter()
         .map(|r| AgencySnapshot {
+            links_broken: broken.get(&r.agency_code).copied(),
+            links: classes.remove(&r.agency_code).unwrap_or_default(),
             tls_expires_at: expiries
                 .iter()
                 .find(|(c, _)| *c == r.agency_code)

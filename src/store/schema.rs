@@ -60,6 +60,9 @@ diesel::table! {
         bytes -> BigInt,
         datasets -> BigInt,
         duration_ms -> BigInt,
+        links_checked -> Nullable<BigInt>,
+        links_broken -> Nullable<BigInt>,
+        links_mismatched -> Nullable<BigInt>,
     }
 }
 
@@ -78,6 +81,25 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    link_states (agency_code, url) {
+        agency_code -> Text,
+        url -> Text,
+        media_type -> Nullable<Text>,
+        class -> Text,
+        http_status -> Nullable<Integer>,
+        content_type -> Nullable<Text>,
+        final_url -> Nullable<Text>,
+        detail -> Text,
+        consecutive_failures -> Integer,
+        broken -> Bool,
+        first_failure -> Nullable<Timestamp>,
+        last_success -> Nullable<Timestamp>,
+        checked_at -> Timestamp,
+        cycle_id -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     cycles,
     agency_results,
@@ -86,6 +108,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     catalog_fetches,
     service_probes,
     harvest_states,
+    link_states,
 );
 
 diesel::table! {
