@@ -207,6 +207,12 @@ struct RawService {
     platform: Option<Spanned<String>>,
     #[serde(default)]
     api_description: Option<Spanned<String>>,
+    #[serde(default)]
+    expect_status: Option<Spanned<u16>>,
+    #[serde(default)]
+    expect_body: Option<String>,
+    #[serde(default)]
+    timeout_ms: Option<Spanned<u64>>,
 }
 
 const AGENCY_HELP: &str = "each [[agency]] needs code, kind and name; optional: name_ascii, \
@@ -335,11 +341,38 @@ fn validate_agency(rep: &mut Reporter<'_>, raw: RawAgency) -> Option<Agency> {
         let platform = s.platform.as_ref().map(|p| p.get_ref().trim().to_string());
         let api_description =
             optional_url(rep, s.api_description.as_ref(), "services.api_description");
+        let mut check = crate::registry::ServiceCheck {
+            expect_body: s.expect_body.clone().filter(|b| !b.is_empty()),
+            ..Default::default()
+        };
+        if let Some(status) = &s.expect_status {
+            if (100..=599).contains(status.get_ref()) {
+                check.expect_status = Some(*status.get_ref());
+            } else {
+                rep.error(
+                    status.span(),
+                    format!("{} is not an HTTP status", status.get_ref()),
+                    "write a status between 100 and 599, e.g. 200",
+                );
+            }
+        }
+        if let Some(ms) = &s.timeout_ms {
+            if *ms.get_ref() == 0 {
+                rep.error(
+                    ms.span(),
+                    "timeout_ms must be greater than zero",
+                    "use a positive integer",
+                );
+            } else {
+                check.timeout = Some(Duration::from_millis(*ms.get_ref()));
+            }
+        }
         if let Some(url) = url {
             services.push(ServiceEndpoint {
                 url,
                 platform: platform.filter(|p| !p.is_empty()),
                 api_description,
+                check,
             });
         } else if s.url.get_ref().trim().is_empty() {
             rep.error(
@@ -429,6 +462,12 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
         platform: Option<&'a str>,
         #[serde(skip_serializing_if = "Option::is_none")]
         api_description: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expect_status: Option<u16>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        expect_body: Option<&'a str>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        timeout_ms: Option<u64>,
     }
     let file = File {
         agency: registry
@@ -454,6 +493,9 @@ pub fn registry_to_toml(registry: &Registry) -> Result<String, toml::ser::Error>
                         url: s.url.as_str(),
                         platform: s.platform.as_deref(),
                         api_description: s.api_description.as_ref().map(Url::as_str),
+                        expect_status: s.check.expect_status,
+                        expect_body: s.check.expect_body.as_deref(),
+                        timeout_ms: s.check.timeout.map(|t| t.as_millis() as u64),
                     })
                     .collect(),
                 declaration_url: a
@@ -1307,6 +1349,7 @@ catalog_format = "yaml"
             url: Url::parse("http://127.0.0.1:1234/BQP/services/0").unwrap(),
             platform: Some("LGSP".into()),
             api_description: Url::parse("http://127.0.0.1:1234/BQP/services/0/openapi.json").ok(),
+            check: Default::default(),
         });
         let text = registry_to_toml(&reg).unwrap();
         assert_eq!(registry(&text).unwrap(), reg);

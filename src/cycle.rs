@@ -362,6 +362,7 @@ fn cut_off(agency: &Agency, message: String) -> AgencyObservation {
                 failure: Some(failure.clone()),
                 tls_expires_at: None,
                 api_description: None,
+                http_version: None,
             })
             .collect(),
         declaration: DeclarationObservation {

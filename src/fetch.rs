@@ -169,6 +169,25 @@ impl Fetcher {
         self.send(url, None).await
     }
 
+    /// Sends a GET and waits for the headers, whatever the status: for probes, whose
+    /// configuration says which status is right. `timeout` replaces the total timeout.
+    pub async fn answer(
+        &self,
+        url: &Url,
+        timeout: Option<Duration>,
+    ) -> FetchResult<(Response, Duration)> {
+        let started = Instant::now();
+        let mut request = self.client.get(url.clone());
+        if let Some(t) = timeout {
+            request = request.timeout(t);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| (classify(&e), e.status().map(|s| s.as_u16())))?;
+        Ok((response, started.elapsed()))
+    }
+
     async fn send(
         &self,
         url: &Url,

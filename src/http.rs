@@ -353,6 +353,10 @@ async fn agency(
             "scores": scores,
             "catalog": detail.catalog,
             "services": detail.probes,
+            "uptime": {
+                "agency": detail.uptime.agencies.get(&agency.code),
+                "services": detail.uptime.services,
+            },
         });
         if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
             b.extend(e.clone());

@@ -35,6 +35,8 @@ pub struct AgencySnapshot {
     pub links: Vec<(crate::links::LinkClass, i64)>,
     /// Links broken (failed in enough consecutive cycles); `None` when not checked.
     pub links_broken: Option<i64>,
+    /// Share of probes of the agency's services that found them up, per window.
+    pub uptime: crate::store::Uptime,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,6 +78,7 @@ pub struct Metrics {
     pub certificate_expiry: GaugeVec,
     pub agency_links: GaugeVec,
     pub agency_links_broken: GaugeVec,
+    pub service_uptime: GaugeVec,
     pub link_checks: IntCounterVec,
     pub attainment: GaugeVec,
     pub target_goal: GaugeVec,
@@ -177,6 +180,11 @@ impl Metrics {
             "dtindex_agency_links_broken",
             "The agency's catalog links that failed in enough consecutive cycles to count as broken.",
             agency,
+        )?;
+        let service_uptime = gauge(
+            "dtindex_agency_service_uptime_ratio",
+            "Share of the probes of the agency's sharing services that found them up, over the last day, week or month.",
+            &["agency", "kind", "window"],
         )?;
         let link_checks = counter(
             "dtindex_link_checks_total",
@@ -287,6 +295,7 @@ impl Metrics {
             certificate_expiry,
             agency_links,
             agency_links_broken,
+            service_uptime,
             link_checks,
             attainment,
             target_goal,
@@ -319,6 +328,7 @@ impl Metrics {
             &self.certificate_expiry,
             &self.agency_links,
             &self.agency_links_broken,
+            &self.service_uptime,
             &self.attainment,
             &self.target_goal,
         ] {
@@ -355,6 +365,13 @@ impl Metrics {
                 self.certificate_expiry
                     .with_label_values(&[code, kind])
                     .set(t as f64);
+            }
+            for (window, share) in a.uptime.windows() {
+                if let Some(share) = share {
+                    self.service_uptime
+                        .with_label_values(&[code, kind, window])
+                        .set(share);
+                }
             }
             if let Some(n) = a.links_broken {
                 self.agency_links_broken
@@ -505,6 +522,11 @@ mod tests {
             tls_expires_at: Some(1_900_000_000),
             links: vec![(crate::links::LinkClass::ClientError, 2)],
             links_broken: Some(1),
+            uptime: crate::store::Uptime {
+                day: Some(1.0),
+                week: Some(0.5),
+                month: None,
+            },
         }
     }
 

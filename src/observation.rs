@@ -213,6 +213,9 @@ pub struct ProbeObservation {
     pub tls_expires_at: Option<i64>,
     /// `None` when no description URL is registered or declared for the service.
     pub api_description: Option<ApiDescription>,
+    /// The protocol it answered in (`HTTP/1.1`, `HTTP/2`); `None` when it did not answer.
+    #[serde(default)]
+    pub http_version: Option<String>,
 }
 
 impl ProbeObservation {

@@ -10,38 +10,103 @@ use url::Url;
 use crate::declaration::{self, DeclaredService};
 use crate::fetch::Fetcher;
 use crate::observation::{
-    ApiDescription, CatalogOutcome, CheckedClaim, CheckedDocument, DeclarationObservation,
-    ProbeObservation,
+    ApiDescription, CatalogOutcome, CheckedClaim, CheckedDocument, DeclarationObservation, Failure,
+    FailureClass, ProbeObservation,
 };
 use crate::registry::ServiceEndpoint;
 
 pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObservation {
     let started = std::time::Instant::now();
-    let (http_status, failure, latency, tls_expires_at) = match fetcher.head_of(&service.url).await
-    {
-        Ok((response, latency)) => {
-            let expiry = response
+    let check = &service.check;
+    let mut obs = ProbeObservation {
+        url: service.url.to_string(),
+        platform: service.platform.clone(),
+        http_status: None,
+        latency_ms: 0,
+        failure: None,
+        tls_expires_at: None,
+        api_description: None,
+        http_version: None,
+    };
+    match fetcher.answer(&service.url, check.timeout).await {
+        Ok((mut response, latency)) => {
+            obs.latency_ms = latency.as_millis() as u64;
+            obs.tls_expires_at = response
                 .extensions()
                 .get::<reqwest::tls::TlsInfo>()
                 .and_then(|info| info.peer_certificate())
                 .and_then(certificate_expiry);
-            (Some(response.status().as_u16()), None, latency, expiry)
+            obs.http_version = Some(format!("{:?}", response.version()));
+            let status = response.status();
+            obs.http_status = Some(status.as_u16());
+            let status_ok = match check.expect_status {
+                Some(expected) => status.as_u16() == expected,
+                None => status.is_success(),
+            };
+            obs.failure = if !status_ok {
+                Some(Failure {
+                    class: FailureClass::Status,
+                    message: match check.expect_status {
+                        Some(expected) => {
+                            format!(
+                                "the service answered HTTP {status}, not the {expected} expected"
+                            )
+                        }
+                        None => format!("the server answered HTTP {status}"),
+                    },
+                })
+            } else if let Some(needle) = &check.expect_body {
+                let head = body_head(&mut response, BODY_CHECK_HEAD).await;
+                match head {
+                    Ok(head) if contains(&head, needle.as_bytes()) => None,
+                    Ok(_) => Some(Failure {
+                        class: FailureClass::Body,
+                        message: format!(
+                            "the answer does not contain the expected `{needle}` in its first {} KiB",
+                            BODY_CHECK_HEAD / 1024
+                        ),
+                    }),
+                    Err(e) => Some(Failure {
+                        class: FailureClass::Body,
+                        message: format!("the answer broke off: {e}"),
+                    }),
+                }
+            } else {
+                None
+            };
         }
-        Err((failure, status)) => (status, Some(failure), started.elapsed(), None),
-    };
-    let api_description = match &service.api_description {
-        Some(url) => Some(api_description(fetcher, url).await),
-        None => None,
-    };
-    ProbeObservation {
-        url: service.url.to_string(),
-        platform: service.platform.clone(),
-        http_status,
-        latency_ms: latency.as_millis() as u64,
-        failure,
-        tls_expires_at,
-        api_description,
+        Err((failure, status)) => {
+            obs.http_status = status;
+            obs.latency_ms = started.elapsed().as_millis() as u64;
+            obs.failure = Some(failure);
+        }
     }
+    if let Some(url) = &service.api_description {
+        obs.api_description = Some(api_description(fetcher, url).await);
+    }
+    obs
+}
+
+/// How much of a service's answer is searched for its expected text.
+const BODY_CHECK_HEAD: usize = 64 * 1024;
+
+/// The first `limit` bytes of a body (fewer if it is shorter); the rest is never read.
+async fn body_head(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut head = Vec::new();
+    while head.len() < limit {
+        match response.chunk().await? {
+            Some(chunk) => head.extend_from_slice(&chunk[..chunk.len().min(limit - head.len())]),
+            None => break,
+        }
+    }
+    Ok(head)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// How much of an API description is read to recognise it.
@@ -157,6 +222,7 @@ fn service_of(base: &Url, s: &DeclaredService) -> Option<ServiceEndpoint> {
         url,
         platform: s.platform.clone(),
         api_description: s.api_description.as_deref().and_then(|a| base.join(a).ok()),
+        check: Default::default(),
     })
 }
 

@@ -108,6 +108,18 @@ pub struct ServiceEndpoint {
     pub platform: Option<String>,
     /// Where the service's OpenAPI/Swagger or WSDL description is published.
     pub api_description: Option<Url>,
+    pub check: ServiceCheck,
+}
+
+/// What counts as the service being up, beyond answering.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ServiceCheck {
+    /// The status it must answer; any 2xx when unset.
+    pub expect_status: Option<u16>,
+    /// Text its answer must contain within the first 64 KiB of the body.
+    pub expect_body: Option<String>,
+    /// How long it may take to answer; the crawl's total timeout when unset.
+    pub timeout: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -220,6 +220,16 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
                 for d in ["sufficient", "correct", "clean", "alive"] {
                     assert_eq!(detail["dimensions"][d]["score"], 100.0, "{code} {d}");
                 }
+                // Its services answer as their checks ask, every time.
+                assert_eq!(detail["uptime"]["agency"]["day"], 1.0, "{code}");
+                let services = detail["uptime"]["services"].as_object().unwrap();
+                assert_eq!(services.len(), 2, "{code}");
+                // The simulator's HTTPS services negotiate HTTP/2 (ALPN); plain ones 1.1.
+                for svc in detail["services"].as_array().unwrap() {
+                    let tls = svc["url"].as_str().unwrap().starts_with("https:");
+                    let expected = if tls { "HTTP/2.0" } else { "HTTP/1.1" };
+                    assert_eq!(svc["http_version"], expected, "{svc}");
+                }
             }
             "average" => {
                 // Claims an analytics plan without a URL: half of T3.plan, with the reason.
@@ -285,6 +295,8 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     assert!(metrics.contains("dtindex_cycles_total{outcome=\"finished\"} 1"));
     assert!(metrics.contains("dtindex_cycle_duration_seconds_count 1"));
     assert!(metrics.contains("# TYPE dtindex_fetch_errors_total counter"));
+    assert!(metrics.contains("dtindex_agency_service_uptime_ratio{agency="));
+    assert!(metrics.contains("dtindex_agency_links{agency="));
     assert_eq!(metrics.matches("dtindex_agency_index{").count(), 51);
     promtool_accepts(&metrics);
 

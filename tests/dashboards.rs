@@ -33,6 +33,11 @@ fn exported() -> String {
             tls_expires_at: Some(1),
             links: vec![(dtindex::links::LinkClass::Ok, 3)],
             links_broken: Some(0),
+            uptime: dtindex::store::Uptime {
+                day: Some(1.0),
+                week: Some(1.0),
+                month: Some(1.0),
+            },
         }],
         &dtindex::score::Method::builtin(),
     );

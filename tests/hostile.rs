@@ -144,6 +144,7 @@ fn agency(code: &str, catalog: Option<Url>, services: Vec<Url>) -> Agency {
                 url,
                 platform: None,
                 api_description: None,
+                check: Default::default(),
             })
             .collect(),
         declaration_url: None,

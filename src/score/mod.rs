@@ -940,6 +940,7 @@ mod tests {
                         message: "HTTP 500".into(),
                     }),
                     tls_expires_at: None,
+                    http_version: None,
                     api_description: Some(ApiDescription {
                         url: format!("http://x/s{i}/openapi.json"),
                         kind: Some("openapi".into()),

@@ -321,6 +321,11 @@ impl Federation {
                         url,
                         platform: Some(if i == 0 { "LGSP" } else { "NDXP" }.to_string()),
                         api_description,
+                        // Up means answering that it is up, not only answering.
+                        check: crate::registry::ServiceCheck {
+                            expect_body: Some("\"status\":\"ok\"".into()),
+                            ..Default::default()
+                        },
                     })
                 })
                 .collect();

@@ -250,6 +250,7 @@ pub struct ProbeRow {
     pub failure_class: Option<String>,
     pub failure: Option<String>,
     pub tls_expires_at: Option<i64>,
+    pub http_version: Option<String>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -264,6 +265,7 @@ struct NewProbe<'a> {
     failure_class: Option<&'a str>,
     failure: Option<&'a str>,
     tls_expires_at: Option<i64>,
+    http_version: Option<&'a str>,
 }
 
 /// Timestamps are stored as UTC without zone; the API shows them as RFC 3339 with `Z`.
@@ -453,6 +455,7 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                     failure_class: p.failure.as_ref().map(|f| f.class.as_str()),
                     failure: p.failure.as_ref().map(|f| f.message.as_str()),
                     tls_expires_at: p.tls_expires_at,
+                    http_version: p.http_version.as_deref(),
                 })
             })
             .collect();
@@ -598,10 +601,12 @@ pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::Agen
         .filter_map(|(code, n)| Some((code, n?)))
         .collect();
     let mut classes = link_counts(conn)?;
+    let mut uptimes = uptime(conn, None, now())?.agencies;
     Ok(rows
         .into_iter()
         .map(|r| AgencySnapshot {
             links_broken: broken.get(&r.agency_code).copied(),
+            uptime: uptimes.remove(&r.agency_code).unwrap_or_default(),
             links: classes.remove(&r.agency_code).unwrap_or_default(),
             tls_expires_at: expiries
                 .iter()
@@ -642,6 +647,7 @@ pub struct AgencyDetail {
     pub components: Vec<ComponentRow>,
     pub catalog: Option<CatalogFetchRow>,
     pub probes: Vec<ProbeRow>,
+    pub uptime: UptimeReport,
 }
 
 pub fn agency_detail(
@@ -674,11 +680,13 @@ pub fn agency_detail(
         .order(service_probes::id.asc())
         .select(ProbeRow::as_select())
         .load(conn)?;
+    let uptime = uptime(conn, Some(code), now())?;
     Ok(Some(AgencyDetail {
         result,
         components,
         catalog,
         probes,
+        uptime,
     }))
 }
 
@@ -717,6 +725,97 @@ pub fn verdict_history(conn: &mut Conn, cycles: i64) -> QueryResult<Vec<CycleVer
             .select((agency_results::kind, ComponentRow::as_select()))
             .load(conn)?;
         out.push((cycle, rows));
+    }
+    Ok(out)
+}
+
+/// The windows uptime is measured over.
+pub const UPTIME_WINDOWS: [(&str, i64); 3] = [("day", 1), ("week", 7), ("month", 30)];
+
+/// Share of probes that found a service up, per window (day, week, month, in that
+/// order; `None` when there was no probe in it), grouped by `key` (agency, or one
+/// agency's services by URL).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Uptime {
+    pub day: Option<f64>,
+    pub week: Option<f64>,
+    pub month: Option<f64>,
+}
+
+impl Uptime {
+    pub fn windows(&self) -> [(&'static str, Option<f64>); 3] {
+        [
+            ("day", self.day),
+            ("week", self.week),
+            ("month", self.month),
+        ]
+    }
+}
+
+/// Uptime up to `now`: of each agency's services taken together, and of each service
+/// (by URL) when only one agency is asked for.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct UptimeReport {
+    pub agencies: HashMap<String, Uptime>,
+    pub services: HashMap<String, Uptime>,
+}
+
+pub fn uptime(
+    conn: &mut Conn,
+    agency: Option<&str>,
+    now: NaiveDateTime,
+) -> QueryResult<UptimeReport> {
+    let mut out = UptimeReport::default();
+    for (name, days) in UPTIME_WINDOWS {
+        let since = now - chrono::Duration::days(days);
+        // Probes are written with their cycle, so the first cycle in the window bounds
+        // them (cycle ids grow with time).
+        let Some(first) = cycles::table
+            .filter(cycles::started_at.ge(since))
+            .select(diesel::dsl::min(cycles::id))
+            .first::<Option<i64>>(conn)?
+        else {
+            continue;
+        };
+        let mut query = service_probes::table
+            .filter(service_probes::cycle_id.ge(first))
+            .into_boxed();
+        if let Some(code) = agency {
+            query = query.filter(service_probes::agency_code.eq(code.to_string()));
+        }
+        let rows: Vec<(String, String, bool)> = query
+            .select((
+                service_probes::agency_code,
+                service_probes::url,
+                service_probes::failure_class.is_null(),
+            ))
+            .load(conn)?;
+        let mut by_agency: HashMap<String, (u64, u64)> = HashMap::new();
+        let mut by_service: HashMap<String, (u64, u64)> = HashMap::new();
+        for (code, url, up) in rows {
+            for (map, key) in [(&mut by_agency, code), (&mut by_service, url)] {
+                let c = map.entry(key).or_default();
+                c.0 += 1;
+                c.1 += u64::from(up);
+            }
+        }
+        if agency.is_none() {
+            by_service.clear();
+        }
+        for (counts, into) in [
+            (by_agency, &mut out.agencies),
+            (by_service, &mut out.services),
+        ] {
+            for (key, (total, up)) in counts {
+                let share = Some(up as f64 / total as f64);
+                let u = into.entry(key).or_default();
+                match name {
+                    "day" => u.day = share,
+                    "week" => u.week = share,
+                    _ => u.month = share,
+                }
+            }
+        }
     }
     Ok(out)
 }

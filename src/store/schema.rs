@@ -78,6 +78,7 @@ diesel::table! {
         failure_class -> Nullable<Text>,
         failure -> Nullable<Text>,
         tls_expires_at -> Nullable<BigInt>,
+        http_version -> Nullable<Text>,
     }
 }
 

@@ -1,0 +1,1 @@
+ALTER TABLE service_probes DROP COLUMN http_version;
