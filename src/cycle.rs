@@ -363,6 +363,7 @@ fn cut_off(agency: &Agency, message: String) -> AgencyObservation {
                 tls_expires_at: None,
                 api_description: None,
                 http_version: None,
+                phases: None,
             })
             .collect(),
         declaration: DeclarationObservation {

@@ -33,6 +33,18 @@ pub const USER_AGENT: &str = concat!(
 pub struct Fetcher {
     client: Client,
     max_body_bytes: u64,
+    /// For the probes' timed connections (see `probe::phases`), trusting what `client`
+    /// trusts.
+    timing_tls: std::sync::Arc<rustls::ClientConfig>,
+    total_timeout: Duration,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetcherError {
+    #[error("the HTTP client could not be built: {0}")]
+    Client(#[from] reqwest::Error),
+    #[error("the TLS settings of the probes could not be built: {0}")]
+    Tls(String),
 }
 
 /// The validators of a previous answer, for a conditional GET.
@@ -127,7 +139,7 @@ pub enum Answer {
 type FetchResult<T> = Result<T, (Failure, Option<u16>)>;
 
 impl Fetcher {
-    pub fn new(settings: &CrawlSettings) -> Result<Fetcher, reqwest::Error> {
+    pub fn new(settings: &CrawlSettings) -> Result<Fetcher, FetcherError> {
         let max_redirects = settings.max_redirects;
         let policy = redirect::Policy::custom(move |attempt| {
             if attempt.previous().contains(attempt.url()) {
@@ -157,11 +169,24 @@ impl Fetcher {
         Ok(Fetcher {
             client,
             max_body_bytes: settings.max_body_bytes,
+            timing_tls: crate::probe::phases::tls_config(&settings.extra_roots_pem)
+                .map_err(FetcherError::Tls)?,
+            total_timeout: settings.total_timeout,
         })
     }
 
     pub fn max_body_bytes(&self) -> u64 {
         self.max_body_bytes
+    }
+
+    /// Times the phases of one GET of `url` on a connection of its own.
+    pub async fn phases(
+        &self,
+        url: &Url,
+        timeout: Option<Duration>,
+    ) -> Result<crate::probe::phases::Phases, String> {
+        let limit = timeout.unwrap_or(self.total_timeout);
+        crate::probe::phases::measure(url, &self.timing_tls, USER_AGENT, limit).await
     }
 
     /// Sends a GET and waits for the headers; a non-success status is a failure.

@@ -90,6 +90,7 @@ pub struct Metrics {
     pub probes: IntCounterVec,
     pub probe_failures: IntCounterVec,
     pub probe_latency: HistogramVec,
+    pub probe_phase: HistogramVec,
     pub skipped_ticks: IntCounter,
     pub last_success: Gauge,
     pub http_requests: IntCounterVec,
@@ -249,6 +250,11 @@ impl Metrics {
             "Time until a sharing service's response headers arrived.",
             &["agency"],
         )?;
+        let probe_phase = histogram(
+            "dtindex_probe_phase_seconds",
+            "Time a sharing-service probe spent in each phase (dns, connect, tls, first_byte), on a connection of its own.",
+            &["agency", "phase"],
+        )?;
         let skipped_ticks = IntCounter::new(
             "dtindex_schedule_skipped_ticks_total",
             "Scheduled ticks skipped because the previous cycle was still running.",
@@ -307,6 +313,7 @@ impl Metrics {
             probes,
             probe_failures,
             probe_latency,
+            probe_phase,
             skipped_ticks,
             last_success,
             http_requests,
@@ -476,6 +483,11 @@ impl Metrics {
                     self.probe_latency
                         .with_label_values(&[code])
                         .observe(p.latency_ms as f64 / 1000.0);
+                }
+                for (phase, ms) in p.phases.iter().flat_map(|f| f.named()) {
+                    self.probe_phase
+                        .with_label_values(&[code, phase])
+                        .observe(ms as f64 / 1000.0);
                 }
             }
         }

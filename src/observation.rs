@@ -216,6 +216,10 @@ pub struct ProbeObservation {
     /// The protocol it answered in (`HTTP/1.1`, `HTTP/2`); `None` when it did not answer.
     #[serde(default)]
     pub http_version: Option<String>,
+    /// How long each phase of reaching it took (on a connection of its own); `None` when
+    /// it could not be reached.
+    #[serde(default)]
+    pub phases: Option<crate::probe::phases::Phases>,
 }
 
 impl ProbeObservation {

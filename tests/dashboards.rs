@@ -47,6 +47,10 @@ fn exported() -> String {
     for h in [&m.fetch_duration, &m.probe_latency, &m.http_duration] {
         h.with_label_values(&["01"]).observe(1.0);
     }
+    m.probe_phase
+        .with_label_values(&["01", "connect"])
+        .observe(0.01);
+    m.link_checks.with_label_values(&["checked"]).inc();
     m.http_requests
         .with_label_values(&["/metrics", "GET", "200"])
         .inc();

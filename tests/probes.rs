@@ -62,6 +62,13 @@ async fn a_service_is_up_only_as_its_check_says() {
     assert!(p.is_up(), "{p:?}");
     assert_eq!(p.http_status, Some(201));
     assert_eq!(p.http_version.as_deref(), Some("HTTP/1.1"));
+    // Plain HTTP: timed phases, without a TLS one.
+    let phases = p.phases.expect("the phases of a reachable service");
+    assert_eq!(phases.tls_ms, None);
+    assert_eq!(
+        phases.named().iter().map(|(n, _)| *n).collect::<Vec<_>>(),
+        ["dns", "connect", "first_byte"]
+    );
 
     // An expected status must be the status.
     let strict = ServiceCheck {
@@ -93,6 +100,36 @@ async fn a_service_is_up_only_as_its_check_says() {
     let p = probe::probe(&fetcher, &service(addr, "/slow", quick)).await;
     assert_eq!(p.failure.map(|f| f.class), Some(FailureClass::Timeout));
     assert_eq!(p.http_version, None);
+}
+
+#[tokio::test]
+async fn an_https_service_is_timed_through_its_handshake() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = dtindex::simulate::launch(&dtindex::registry::Registry::builtin(), 4, listener)
+        .await
+        .unwrap();
+    let https = sim
+        .registry
+        .agencies
+        .iter()
+        .flat_map(|a| &a.services)
+        .find(|s| s.url.scheme() == "https")
+        .expect("the simulator serves some services over HTTPS")
+        .clone();
+    let trusting = Fetcher::new(&CrawlSettings {
+        extra_roots_pem: vec![sim.ca_pem.clone()],
+        ..CrawlSettings::default()
+    })
+    .unwrap();
+    let p = probe::probe(&trusting, &https).await;
+    let phases = p.phases.expect("timed");
+    assert!(phases.tls_ms.is_some(), "{phases:?}");
+    assert!(p.tls_expires_at.is_some());
+    // Without the simulator's CA the handshake fails, and nothing is timed.
+    let strict = Fetcher::new(&CrawlSettings::default()).unwrap();
+    let p = probe::probe(&strict, &https).await;
+    assert!(!p.is_up());
+    assert_eq!(p.phases, None);
 }
 
 #[test]

@@ -941,6 +941,7 @@ mod tests {
                     }),
                     tls_expires_at: None,
                     http_version: None,
+                    phases: None,
                     api_description: Some(ApiDescription {
                         url: format!("http://x/s{i}/openapi.json"),
                         kind: Some("openapi".into()),

@@ -251,6 +251,10 @@ pub struct ProbeRow {
     pub failure: Option<String>,
     pub tls_expires_at: Option<i64>,
     pub http_version: Option<String>,
+    pub dns_ms: Option<i64>,
+    pub connect_ms: Option<i64>,
+    pub tls_ms: Option<i64>,
+    pub first_byte_ms: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -266,6 +270,10 @@ struct NewProbe<'a> {
     failure: Option<&'a str>,
     tls_expires_at: Option<i64>,
     http_version: Option<&'a str>,
+    dns_ms: Option<i64>,
+    connect_ms: Option<i64>,
+    tls_ms: Option<i64>,
+    first_byte_ms: Option<i64>,
 }
 
 /// Timestamps are stored as UTC without zone; the API shows them as RFC 3339 with `Z`.
@@ -456,6 +464,10 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                     failure: p.failure.as_ref().map(|f| f.message.as_str()),
                     tls_expires_at: p.tls_expires_at,
                     http_version: p.http_version.as_deref(),
+                    dns_ms: p.phases.map(|f| f.dns_ms as i64),
+                    connect_ms: p.phases.map(|f| f.connect_ms as i64),
+                    tls_ms: p.phases.and_then(|f| f.tls_ms).map(|t| t as i64),
+                    first_byte_ms: p.phases.map(|f| f.first_byte_ms as i64),
                 })
             })
             .collect();

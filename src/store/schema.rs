@@ -79,6 +79,10 @@ diesel::table! {
         failure -> Nullable<Text>,
         tls_expires_at -> Nullable<BigInt>,
         http_version -> Nullable<Text>,
+        dns_ms -> Nullable<BigInt>,
+        connect_ms -> Nullable<BigInt>,
+        tls_ms -> Nullable<BigInt>,
+        first_byte_ms -> Nullable<BigInt>,
     }
 }
 

@@ -5,6 +5,8 @@
 //! A probe is a GET that waits for the headers and then drops the connection: a sharing
 //! service's body can be large, and its status and latency are what is measured.
 
+pub mod phases;
+
 use url::Url;
 
 use crate::declaration::{self, DeclaredService};
@@ -27,6 +29,7 @@ pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObserva
         tls_expires_at: None,
         api_description: None,
         http_version: None,
+        phases: None,
     };
     match fetcher.answer(&service.url, check.timeout).await {
         Ok((mut response, latency)) => {
@@ -81,6 +84,8 @@ pub async fn probe(fetcher: &Fetcher, service: &ServiceEndpoint) -> ProbeObserva
             obs.failure = Some(failure);
         }
     }
+    // Timed after the verdict, not beside it, so the two requests don't slow each other.
+    obs.phases = fetcher.phases(&service.url, check.timeout).await.ok();
     if let Some(url) = &service.api_description {
         obs.api_description = Some(api_description(fetcher, url).await);
     }
