@@ -73,6 +73,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check a list of links (one URL per line; `-` for stdin) as the daemon checks
+    /// catalog links, and print one line per URL: class, status, URL.
+    CheckLinks {
+        /// The file of URLs, or `-` for stdin.
+        input: PathBuf,
+        /// Requests in flight at once, over all hosts.
+        #[arg(long, default_value_t = 64)]
+        concurrency: usize,
+        /// Requests in flight at once to one host.
+        #[arg(long, default_value_t = 4)]
+        per_host: usize,
+        /// The least time between two requests to one host, in milliseconds.
+        #[arg(long, default_value_t = 50)]
+        interval_ms: u64,
+        #[arg(long, default_value_t = 15_000)]
+        timeout_ms: u64,
+        /// Retries of a link after a transient failure (5xx, 429, timeouts, resets).
+        #[arg(long, default_value_t = 2)]
+        retries: u32,
+        /// Let links reach loopback addresses (the simulator, tests).
+        #[arg(long)]
+        allow_loopback: bool,
+        /// One JSON object per URL instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve a simulated federation of every agency on loopback.
     Simulate {
         #[arg(long, default_value = "127.0.0.1:8090")]
@@ -209,6 +235,27 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::CheckConfig { config, registry } => {
             check_config(config.as_deref(), registry.as_deref())
         }
+        Command::CheckLinks {
+            input,
+            concurrency,
+            per_host,
+            interval_ms,
+            timeout_ms,
+            retries,
+            allow_loopback,
+            json,
+        } => {
+            let policy = dtindex::links::LinkPolicy {
+                global_concurrency: concurrency,
+                per_host_concurrency: per_host,
+                per_host_interval: Duration::from_millis(interval_ms),
+                timeout: Duration::from_millis(timeout_ms),
+                retries,
+                allow_loopback,
+                ..dtindex::links::LinkPolicy::default()
+            };
+            check_links(&input, policy, json).await
+        }
         Command::Simulate {
             listen,
             seed,
@@ -284,6 +331,61 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn check_links(
+    input: &Path,
+    policy: dtindex::links::LinkPolicy,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let text = if input == Path::new("-") {
+        std::io::read_to_string(std::io::stdin()).context("reading URLs from stdin")?
+    } else {
+        std::fs::read_to_string(input).with_context(|| format!("reading {}", input.display()))?
+    };
+    let mut urls = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        match url::Url::parse(line) {
+            Ok(u) => urls.push(u),
+            Err(e) => eprintln!("{}:{}: `{line}` is not a URL: {e}", input.display(), n + 1),
+        }
+    }
+    let checker = dtindex::links::LinkChecker::new(policy)?;
+    let started = std::time::Instant::now();
+    let results = checker.check_all(urls.iter().cloned()).await;
+    let elapsed = started.elapsed();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut failures = 0usize;
+    for url in &urls {
+        let Some(r) = results.get(url) else { continue };
+        failures += usize::from(r.class.is_failure());
+        if json {
+            let line = serde_json::json!({ "url": url.as_str(), "result": r });
+            writeln!(out, "{line}")?;
+        } else {
+            let status = r.status.map_or("-".to_string(), |s| s.to_string());
+            writeln!(out, "{}\t{status}\t{url}", r.class.as_str())?;
+        }
+    }
+    out.flush()?;
+    let stats = checker.stats();
+    eprintln!(
+        "{} links in {:.2} s ({:.0}/s): {failures} failing; {} requests, {} retries",
+        results.len(),
+        elapsed.as_secs_f64(),
+        results.len() as f64 / elapsed.as_secs_f64().max(1e-9),
+        stats.requests,
+        stats.retries
+    );
+    Ok(if failures == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Result<ExitCode> {

@@ -729,3 +729,61 @@ async fn results_serialise_for_the_store() {
     let back: dtindex::links::LinkResult = serde_json::from_value(json).unwrap();
     assert_eq!(back, r);
 }
+
+/// `dtindex check-links` checks a list as the daemon would, one line per URL in the
+/// list's order, each URL requested once however often it is listed, and fails when a
+/// link does.
+#[tokio::test]
+async fn the_check_links_command_prints_one_verdict_per_url() {
+    let router = Router::new()
+        .route(
+            "/ok.csv",
+            any(|| async { ([(CONTENT_TYPE, "text/csv")], "") }),
+        )
+        .route("/gone.csv", any(|| async { StatusCode::NOT_FOUND }))
+        .route(
+            "/old.csv",
+            any(|| async { (StatusCode::MOVED_PERMANENTLY, [(LOCATION, "/ok.csv")]) }),
+        );
+    let (addr, log) = serve(router).await;
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("urls.txt");
+    std::fs::write(
+        &list,
+        format!(
+            "# a comment\nhttp://{addr}/ok.csv\nnot a url\nhttp://{addr}/gone.csv\n\nhttp://{addr}/old.csv\nhttp://{addr}/ok.csv\n"
+        ),
+    )
+    .unwrap();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_dtindex"))
+            .arg("check-links")
+            .arg(&list)
+            .args(["--allow-loopback", "--interval-ms", "0", "--retries", "0"])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(
+        stdout,
+        format!(
+            "ok\t200\thttp://{addr}/ok.csv\nclient_error\t404\thttp://{addr}/gone.csv\nredirect\t200\thttp://{addr}/old.csv\nok\t200\thttp://{addr}/ok.csv\n"
+        ),
+        "{stderr}"
+    );
+    assert!(stderr.contains(":3: `not a url` is not a URL"), "{stderr}");
+    assert!(stderr.contains("1 failing"), "{stderr}");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failing link fails the command"
+    );
+    let ok_requests = log.all().iter().filter(|s| s.path == "/ok.csv").count();
+    assert_eq!(
+        ok_requests, 2,
+        "once listed twice, once as /old.csv's target"
+    );
+}

@@ -489,6 +489,8 @@ pub fn router(federation: Arc<Federation>) -> Router {
         .route("/{code}/danh-muc.xlsx", get(catalog))
         .route("/{code}/ckan/api/3/action/package_search", get(catalog))
         .route("/{code}/files/{file}", get(file))
+        .route("/links/{n}", get(bench_link))
+        .route("/links/{n}/moved", get(|| async { "ma,ten\n" }))
         .route("/{code}/services/{n}", get(service))
         .route("/{code}/services/{n}/openapi.json", get(openapi))
         .route("/{code}/declaration.json", get(declaration))
@@ -627,6 +629,40 @@ async fn file(
     }
 }
 
+/// How link `n` of the benchmark's list answers: the mix of a real federation's links,
+/// by `n` alone so that every tool sees the same list answer the same way.
+pub fn bench_link_answer(n: u64) -> (FileAnswer, bool) {
+    // Spread over the residues so that each hundred URLs has the same mix.
+    let r = n.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 57; // 0..128
+    let slow = r % 64 == 7;
+    let answer = match r {
+        0..=4 => FileAnswer::Missing,
+        5..=7 => FileAnswer::ServerError,
+        8..=13 => FileAnswer::Moved,
+        _ => FileAnswer::Ok,
+    };
+    (answer, slow)
+}
+
+/// `/links/{n}`: the benchmark's links (see `bench/links-vs-lychee.sh`): mostly 200,
+/// some 404 and 500, redirects, and slow ones (200 after 200 ms).
+async fn bench_link(Path(n): Path<u64>) -> Response {
+    let (answer, slow) = bench_link_answer(n);
+    if slow {
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    match answer {
+        FileAnswer::Missing => StatusCode::NOT_FOUND.into_response(),
+        FileAnswer::ServerError => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        FileAnswer::Moved => (
+            StatusCode::MOVED_PERMANENTLY,
+            [(header::LOCATION, format!("/links/{n}/moved"))],
+        )
+            .into_response(),
+        _ => ([(header::CONTENT_TYPE, "text/csv")], "ma,ten\n").into_response(),
+    }
+}
+
 #[derive(Deserialize)]
 struct FileQuery {
     moved: Option<String>,
@@ -709,6 +745,25 @@ pub fn refused_address() -> std::io::Result<SocketAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The benchmark list's mix, which `bench/links-vs-lychee.sh` describes.
+    #[test]
+    fn the_bench_links_have_the_mix_the_script_describes() {
+        let n = 100_000u64;
+        let mut count = std::collections::HashMap::new();
+        let mut slow = 0;
+        for i in 0..n {
+            let (answer, s) = bench_link_answer(i);
+            *count.entry(format!("{answer:?}")).or_insert(0u64) += 1;
+            slow += u64::from(s);
+        }
+        let share = |k: &str| count.get(k).copied().unwrap_or(0) as f64 / n as f64;
+        assert!((0.03..0.05).contains(&share("Missing")), "{count:?}");
+        assert!((0.015..0.03).contains(&share("ServerError")), "{count:?}");
+        assert!((0.04..0.06).contains(&share("Moved")), "{count:?}");
+        assert!((0.87..0.91).contains(&share("Ok")), "{count:?}");
+        assert!((0.01..0.02).contains(&(slow as f64 / n as f64)), "{slow}");
+    }
 
     #[test]
     fn the_same_seed_gives_the_same_federation() {
