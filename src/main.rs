@@ -53,6 +53,10 @@ enum Command {
     Crawl {
         #[arg(long, short, env = "DTINDEX_CONFIG")]
         config: Option<PathBuf>,
+        /// Run this many cycles back to back (the later ones find the federation
+        /// unchanged), each reported with its wall time, CPU time and the peak RSS so far.
+        #[arg(long, default_value_t = 1)]
+        cycles: u32,
     },
     /// Check the settings and the registry; report every error with file, line and column.
     CheckConfig {
@@ -109,6 +113,15 @@ enum Command {
         /// Write a registry pointing at the simulator here, for `serve --config`.
         #[arg(long)]
         write_registry: Option<PathBuf>,
+        /// A benchmark's federation: this many agencies (the registry's, repeated under
+        /// numbered codes past 51), every one publishing a data.json of `--datasets`
+        /// records with `--links` links each.
+        #[arg(long)]
+        agencies: Option<usize>,
+        #[arg(long, default_value_t = 2000, requires = "agencies")]
+        datasets: usize,
+        #[arg(long, default_value_t = 3, requires = "agencies")]
+        links: usize,
     },
     /// Start the simulated federation and the daemon wired to it.
     Demo {
@@ -187,7 +200,7 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             daemon::run(settings, registry, listener, shutdown).await?;
             Ok(ExitCode::SUCCESS)
         }
-        Command::Crawl { config } => {
+        Command::Crawl { config, cycles } => {
             let settings = load_settings(config.as_deref())?;
             let method = settings.load_method()?;
             let (store, metrics) = daemon::open_store(&settings, &method).await?;
@@ -195,12 +208,23 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let crawler = daemon::crawler(&settings, live, store, metrics)?;
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
-            let report = crawler.run_cycle(&shutdown).await?;
-            println!(
-                "cycle {} finished in {:.1}s",
-                report.cycle_id,
-                report.duration.as_secs_f64()
-            );
+            let mut report = None;
+            for _ in 0..cycles.max(1) {
+                let cpu = process_cpu_seconds();
+                let r = crawler.run_cycle(&shutdown).await?;
+                // One line per cycle, for bench/national-cycle.sh.
+                println!(
+                    "cycle {} finished in {:.2}s: cpu {:.2}s, peak rss {} MiB",
+                    r.cycle_id,
+                    r.duration.as_secs_f64(),
+                    process_cpu_seconds() - cpu,
+                    peak_rss_kib() / 1024
+                );
+                report = Some(r);
+            }
+            let Some(report) = report else {
+                return Ok(ExitCode::SUCCESS);
+            };
             println!(
                 "{:>4}  {:<8} {:<9} {:>7}  name",
                 "rank", "code", "kind", "index"
@@ -260,9 +284,21 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             seed,
             write_registry,
+            agencies,
+            datasets,
+            links,
         } => {
             let listener = bind(listen, "simulated federation").await?;
-            let sim = simulate::launch(&Registry::builtin(), seed, listener).await?;
+            let scale = agencies.map(|agencies| simulate::Scale {
+                agencies,
+                datasets,
+                links,
+            });
+            let registry = match scale {
+                Some(scale) => scale.registry(&Registry::builtin()),
+                None => Registry::builtin(),
+            };
+            let sim = simulate::launch_scaled(&registry, seed, scale, listener).await?;
             println!(
                 "HTTPS services at {} (CA: see --write-registry)",
                 sim.tls_base
@@ -386,6 +422,33 @@ async fn check_links(
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// User and system CPU time of this process so far (Linux; 0 elsewhere).
+fn process_cpu_seconds() -> f64 {
+    // Fields 14 and 15 of /proc/self/stat, after the parenthesised command name, in clock
+    // ticks; the kernel's USER_HZ is 100 on every Linux this runs on.
+    std::fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| {
+            let rest = s.rsplit_once(')')?.1;
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks =
+                fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+            Some(ticks as f64 / 100.0)
+        })
+        .unwrap_or(0.0)
+}
+
+/// The process's peak resident set (VmHWM) in KiB (Linux; 0 elsewhere).
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        })
+        .unwrap_or(0)
 }
 
 fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Result<ExitCode> {

@@ -27,6 +27,9 @@ type Cell<V> = Arc<OnceCell<(Instant, V)>>;
 pub struct Memo<K, V> {
     map: Mutex<HashMap<K, Cell<V>>>,
     ttl: Duration,
+    /// When the map was last purged: a purge walks every entry under the lock, so it runs
+    /// at most once per half TTL however often it is asked for (once per agency).
+    purged: Mutex<Option<Instant>>,
     /// Which finished answers are reused; the others are shared only with the askers
     /// that came while they were being computed.
     keep: fn(&V) -> bool,
@@ -39,6 +42,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         Memo {
             map: Mutex::new(HashMap::new()),
             ttl,
+            purged: Mutex::new(None),
             keep,
         }
     }
@@ -90,8 +94,16 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         (v.clone(), served)
     }
 
-    /// Forgets answers older than the TTL, so the map does not grow without end.
+    /// Forgets answers older than the TTL, so the map does not grow without end; a no-op
+    /// when the last purge was less than half a TTL ago.
     pub fn purge_expired(&self) {
+        {
+            let mut purged = self.purged.lock().unwrap_or_else(PoisonError::into_inner);
+            if purged.is_some_and(|at| at.elapsed() < self.ttl / 2) {
+                return;
+            }
+            *purged = Some(Instant::now());
+        }
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, cell| self.fresh(cell));
     }
@@ -150,5 +162,33 @@ mod tests {
         );
         memo.purge_expired();
         assert!(memo.map.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_purge_soon_after_another_is_skipped() {
+        let memo: Memo<u8, u8> = Memo::keeping(Duration::from_secs(3600), |_| true);
+        memo.purge_expired();
+        memo.get_or_run(&1, || async { 1 }).await;
+        // Expire the entry by hand: only a purge that runs would drop it.
+        memo.map.lock().unwrap().insert(
+            2,
+            Arc::new(OnceCell::new_with(Some((
+                Instant::now() - Duration::from_secs(7200),
+                2,
+            )))),
+        );
+        memo.purge_expired();
+        assert_eq!(
+            memo.map.lock().unwrap().len(),
+            2,
+            "skipped: within half a TTL of the last"
+        );
+        *memo.purged.lock().unwrap() = Some(Instant::now() - Duration::from_secs(1801));
+        memo.purge_expired();
+        assert_eq!(
+            memo.map.lock().unwrap().len(),
+            1,
+            "ran: the expired entry is gone"
+        );
     }
 }

@@ -123,9 +123,45 @@ pub struct SimAgency {
     pub services_up: Vec<bool>,
 }
 
+/// A federation's size, for benchmarks: `agencies` of them (the registry's, repeated under
+/// numbered codes when more are asked for), each publishing a data.json of `datasets`
+/// records with `links` download links each. Profiles are drawn from the publishing ones
+/// (exemplary, average, neglected) so that every agency costs a whole harvest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Scale {
+    pub agencies: usize,
+    pub datasets: usize,
+    pub links: usize,
+}
+
+impl Scale {
+    /// `registry` grown or cut to `self.agencies`: the first round keeps the codes, later
+    /// rounds add `-2`, `-3`… (and drop predecessors, which would be shared otherwise).
+    pub fn registry(&self, registry: &Registry) -> Registry {
+        let mut agencies = Vec::with_capacity(self.agencies);
+        for n in 0..self.agencies {
+            let Some(base) = registry.agencies.get(n % registry.agencies.len().max(1)) else {
+                break;
+            };
+            let round = n / registry.agencies.len() + 1;
+            let mut a = base.clone();
+            if round > 1 {
+                a.code = format!("{}-{round}", base.code);
+                a.name = format!("{} ({round})", base.name);
+                a.name_ascii = format!("{} ({round})", base.name_ascii);
+                a.predecessors.clear();
+            }
+            agencies.push(a);
+        }
+        Registry { agencies }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Federation {
     pub seed: u64,
+    /// Set for a benchmark's federation: every agency the same size.
+    pub scale: Option<Scale>,
     /// The day the federation was planned: exemplary agencies' data is current as of it.
     pub today: chrono::NaiveDate,
     pub agencies: Vec<SimAgency>,
@@ -141,14 +177,21 @@ fn agency_seed(seed: u64, code: &str) -> u64 {
 impl Federation {
     /// Assigns profiles across the registry: about a fifth each, shuffled by the seed.
     pub fn plan(registry: &Registry, seed: u64) -> Federation {
+        Federation::plan_scaled(registry, seed, None)
+    }
+
+    /// [`Federation::plan`], or with `scale`, a benchmark's federation over `registry`
+    /// (see [`Scale::registry`] for one of the right size).
+    pub fn plan_scaled(registry: &Registry, seed: u64, scale: Option<Scale>) -> Federation {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let profiles = [
+        let all = [
             Profile::Exemplary,
             Profile::Average,
             Profile::Neglected,
             Profile::Broken,
             Profile::Silent,
         ];
+        let profiles = if scale.is_some() { &all[..3] } else { &all[..] };
         let mut order: Vec<usize> = (0..registry.agencies.len()).collect();
         order.shuffle(&mut rng);
         let mut assigned = vec![Profile::Average; registry.agencies.len()];
@@ -189,10 +232,15 @@ impl Federation {
                     Profile::Silent => (0, vec![], None),
                 };
                 // About two in five publish data.json; the rest spread over the other forms.
-                let published = match rng.random_range(0..10) {
+                let mut published = match rng.random_range(0..10) {
                     0..=3 => Published::DataJson,
                     n => Published::ALL[1 + (n as usize - 4) % 5],
                 };
+                let mut datasets = datasets;
+                if let Some(scale) = scale {
+                    published = Published::DataJson;
+                    datasets = scale.datasets;
+                }
                 SimAgency {
                     code: a.code.clone(),
                     name: a.name.clone(),
@@ -206,6 +254,7 @@ impl Federation {
             .collect();
         Federation {
             seed,
+            scale,
             today: chrono::Utc::now().date_naive(),
             agencies,
         }
@@ -358,6 +407,7 @@ impl Federation {
     /// (`http://files.federation.dtindex:8080/`).
     pub fn records(&self, sim: &SimAgency, files: &str) -> Vec<SimRecord> {
         let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(self.seed, &sim.code) ^ 0xDA7A);
+        let links = self.scale.map_or(1, |s| s.links.max(1));
         let keep = match sim.profile {
             Profile::Exemplary => 1.0,
             Profile::Average => 0.75,
@@ -390,7 +440,10 @@ impl Federation {
                     publisher: field(sim.name.clone()),
                     contact: field(format!("Phòng dữ liệu, {}", sim.name)),
                     license: field("https://creativecommons.org/licenses/by/4.0/".into()),
-                    download_url: field(format!("{files}{}/files/{i}.csv", sim.code)),
+                    download_url: field(format!("{files}{}/files/{}.csv", sim.code, i * links)),
+                    more_downloads: (1..links)
+                        .map(|j| format!("{files}{}/files/{}.csv", sim.code, i * links + j))
+                        .collect(),
                 }
             })
             .collect()
@@ -441,7 +494,17 @@ pub async fn launch(
     seed: u64,
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<Launched> {
-    let federation = Arc::new(Federation::plan(registry, seed));
+    launch_scaled(registry, seed, None, listener).await
+}
+
+/// [`launch`] with a benchmark's [`Scale`]; `registry` should have its size already.
+pub async fn launch_scaled(
+    registry: &Registry,
+    seed: u64,
+    scale: Option<Scale>,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<Launched> {
+    let federation = Arc::new(Federation::plan_scaled(registry, seed, scale));
     let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
     let tls = tls::generate(90)?;
     let tls_listener = std::net::TcpListener::bind("127.0.0.1:0")?;

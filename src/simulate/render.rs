@@ -22,6 +22,8 @@ pub struct SimRecord {
     pub contact: Option<String>,
     pub license: Option<String>,
     pub download_url: Option<String>,
+    /// Further distributions (a benchmark's several links per dataset); data.json only.
+    pub more_downloads: Vec<String>,
 }
 
 pub fn datajson(records: &[SimRecord]) -> String {
@@ -50,12 +52,13 @@ pub fn datajson(records: &[SimRecord]) -> String {
                     .map(|n| json!({ "@type": "vcard:Contact", "fn": n, "hasEmail": "mailto:dulieu@example.gov.vn" })),
             );
             put("license", r.license.clone().map(Value::from));
-            put(
-                "distribution",
-                r.download_url
-                    .clone()
-                    .map(|u| json!([{ "@type": "dcat:Distribution", "downloadURL": u, "mediaType": "text/csv" }])),
-            );
+            let distributions: Vec<Value> = r
+                .download_url
+                .iter()
+                .chain(&r.more_downloads)
+                .map(|u| json!({ "@type": "dcat:Distribution", "downloadURL": u, "mediaType": "text/csv" }))
+                .collect();
+            put("distribution", (!distributions.is_empty()).then(|| Value::from(distributions)));
             d
         })
         .collect();

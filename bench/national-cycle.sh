@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The national cycle at scale (issue 9, scenarios 1, 2 and 6): a simulated federation of
+# AGENCIES agencies, each publishing a data.json of DATASETS records with LINKS links each,
+# crawled by `dtindex crawl --cycles 2` on loopback: the first cycle from an empty
+# database, the second over the unchanged federation. Reports wall time, CPU time and peak
+# RSS of each cycle; median, min and max over RUNS runs (a fresh database and a fresh
+# simulator each run).
+#
+#   bench/national-cycle.sh [AGENCIES=100] [DATASETS=2000] [LINKS=3] [RUNS=3]
+#
+# The whole federation is one loopback host, so the per-host limits a real federation
+# needs (4 at a time, 50 ms apart) would make this a bench of the limits: they are lifted
+# to the global concurrency here, as in bench/links-vs-lychee.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+agencies=${1:-100}
+datasets=${2:-2000}
+links=${3:-3}
+runs=${4:-3}
+
+cargo build --release --locked --quiet
+bin=$PWD/target/release/dtindex
+work=$(mktemp -d)
+sim_pid=
+cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+ulimit -n 65536 2>/dev/null || true
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+printf 'run\tagencies\tdatasets\tlinks\tcycle1_s\tcycle1_cpu_s\tcycle2_s\tcycle2_cpu_s\tcycle2/cycle1\tpeak_rss_mib\n'
+for run in $(seq "$runs"); do
+  port=$(free_port)
+  "$bin" simulate --listen "127.0.0.1:$port" --agencies "$agencies" --datasets "$datasets" \
+    --links "$links" --write-registry "$work/agencies.toml" >"$work/sim.log" 2>&1 &
+  sim_pid=$!
+  for _ in $(seq 200); do
+    [ -s "$work/simulator-ca.pem" ] && curl -sf -o /dev/null "http://127.0.0.1:$port/" && break
+    sleep 0.1
+  done
+  rm -rf "$work/state"
+  cat >"$work/dtindex.toml" <<EOF
+registry = "agencies.toml"
+targets = "$PWD/config/targets.toml"
+[server]
+listen = "127.0.0.1:$(free_port)"
+[state]
+dir = "state"
+[schedule]
+cron = "0 0 1 * * *"
+run_at_start = true
+[crawl]
+concurrency = 8
+agency_deadline_secs = 600
+extra_ca_file = "simulator-ca.pem"
+[links]
+enabled = true
+broken_after_cycles = 3
+deadline_secs = 600
+global_concurrency = 128
+per_host_concurrency = 128
+per_host_interval_ms = 0
+retries = 0
+allow_loopback = true
+[links.hosts]
+"files.federation.dtindex" = "127.0.0.1"
+EOF
+  out=$("$bin" crawl --config "$work/dtindex.toml" --cycles 2 2>"$work/crawl.err" | grep '^cycle ') || {
+    cat "$work/crawl.err" >&2
+    exit 1
+  }
+  kill "$sim_pid" 2>/dev/null || true
+  wait "$sim_pid" 2>/dev/null || true
+  sim_pid=
+  # "cycle N finished in Xs: cpu Ys, peak rss Z MiB", twice.
+  echo "$out" | python3 -c '
+import re, sys
+run, a, d, l = sys.argv[1:]
+rows = [re.search(r"in ([\d.]+)s: cpu ([\d.]+)s, peak rss (\d+) MiB", line).groups() for line in sys.stdin]
+(w1, c1, _), (w2, c2, rss) = rows
+print(f"{run}\t{a}\t{d}\t{l}\t{w1}\t{c1}\t{w2}\t{c2}\t{float(w2) / float(w1):.3f}\t{rss}")
+' "$run" "$agencies" "$datasets" "$links"
+done
