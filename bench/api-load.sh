@@ -80,6 +80,7 @@ non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 print(f"{rps:.0f}\t{p99:.2f}\t{non2xx.group(1) if non2xx else 0}")'
 }
 
+{
 printf 'run\troute\trps\tp99_ms\tnon_2xx\thello_rps\tratio\n'
 for run in $(seq "$runs"); do
   for route in /api/v1/rankings "/api/v1/agencies/$code"; do
@@ -89,5 +90,6 @@ for run in $(seq "$runs"); do
       "$(python3 -c "print(f'{$rps / $hrps:.2f}')")"
   done
 done
+} | python3 bench/summarize.py --by route
 cycles=$(curl -sf "http://127.0.0.1:$api_port/metrics" | grep -E '^dtindex_cycles_total' || true)
 echo "cycles during the run: $cycles" >&2

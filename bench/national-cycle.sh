@@ -3,8 +3,8 @@
 # AGENCIES agencies, each publishing a data.json of DATASETS records with LINKS links each,
 # crawled by `dtindex crawl --cycles 2` on loopback: the first cycle from an empty
 # database, the second over the unchanged federation. Reports wall time, CPU time and peak
-# RSS of each cycle; median, min and max over RUNS runs (a fresh database and a fresh
-# simulator each run).
+# RSS of each cycle, one row per run (a fresh database and a fresh simulator each run), then
+# the median with min and max (bench/summarize.py).
 #
 #   bench/national-cycle.sh [AGENCIES=100] [DATASETS=2000] [LINKS=3] [RUNS=3]
 #
@@ -29,6 +29,9 @@ ulimit -n 65536 2>/dev/null || true
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
+{
+# This group runs in a subshell (it feeds the summary): it needs the cleanup of its own.
+trap cleanup EXIT
 printf 'run\tagencies\tdatasets\tlinks\tcycle1_s\tcycle1_cpu_s\tcycle2_s\tcycle2_cpu_s\tcycle2/cycle1\tpeak_rss_mib\n'
 for run in $(seq "$runs"); do
   port=$(free_port)
@@ -82,3 +85,4 @@ rows = [re.search(r"in ([\d.]+)s: cpu ([\d.]+)s, peak rss (\d+) MiB", line).grou
 print(f"{run}\t{a}\t{d}\t{l}\t{w1}\t{c1}\t{w2}\t{c2}\t{float(w2) / float(w1):.3f}\t{rss}")
 ' "$run" "$agencies" "$datasets" "$links"
 done
+} | python3 bench/summarize.py --by agencies,datasets,links
