@@ -116,12 +116,13 @@ pub fn record_links(
                     && result.from_cache
             });
             if !same {
-                diesel::insert_into(link_states::table)
-                    .values(LinkStateRow::of(agency, &next))
+                let row = LinkStateRow::of(agency, &next);
+                super::per_backend!(conn, c => diesel::insert_into(link_states::table)
+                    .values(&row)
                     .on_conflict((link_states::agency_code, link_states::url))
                     .do_update()
-                    .set(LinkStateRow::of(agency, &next))
-                    .execute(conn)?;
+                    .set(&row)
+                    .execute(c))?;
             }
             let counted = if same {
                 LinkRecord { cycle_id, ..next }
