@@ -145,6 +145,9 @@ pub struct CycleReport {
     pub crawled: usize,
 }
 
+/// The agencies this daemon's workers are crawling, whose leases it renews.
+type Held = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
 /// Tries a store step again after a failure (a dropped connection, a server restarting,
 /// a statement timeout), backing off, until it succeeds, the cycle is cancelled, or it has
 /// failed for about a minute and a half.
@@ -236,16 +239,13 @@ impl Crawler {
             self.store.run(store::load_harvest_states)
         })
         .await?;
-        let renewing = self.renew_leases(cycle_id);
         let crawled = tokio::select! {
             mine = self.crawl_shared(&live.registry, &previous, cycle_id) => mine,
             _ = cancel.cancelled() => {
-                renewing.abort();
                 self.stop_working(cycle_id).await;
                 return Err(CycleError::Cancelled);
             }
         };
-        renewing.abort();
 
         let registry = live.registry.clone();
         let method = live.method.clone();
@@ -312,24 +312,35 @@ impl Crawler {
         })
     }
 
-    /// Renews this daemon's leases at a third of their length until aborted. A renewal
-    /// that fails (the connection dropped) is tried again at the next turn, well before
-    /// the lease runs out.
-    fn renew_leases(&self, cycle_id: i64) -> tokio::task::JoinHandle<()> {
+    /// Renews the leases of the agencies in `held` at a third of their length, for as
+    /// long as the returned set lives. A renewal that fails (the connection dropped) is
+    /// tried again at the next turn, well before the lease runs out. Only what a worker is
+    /// crawling is renewed: a claim whose answer was lost with its connection is left to
+    /// expire and be claimed again, not held forever.
+    fn renew_leases(&self, cycle_id: i64, held: Held) -> JoinSet<()> {
         let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
-        tokio::spawn(async move {
+        let mut renewal = JoinSet::new();
+        renewal.spawn(async move {
             let mut ticks = tokio::time::interval(lease / 3);
             loop {
                 ticks.tick().await;
+                let codes: Vec<String> = held
+                    .lock()
+                    .map(|h| h.iter().cloned().collect())
+                    .unwrap_or_default();
+                if codes.is_empty() {
+                    continue;
+                }
                 let owner = owner.clone();
                 if let Err(e) = store
-                    .run(move |c| store::work::renew(c, cycle_id, &owner, lease))
+                    .run(move |c| store::work::renew(c, cycle_id, &owner, &codes, lease))
                     .await
                 {
                     tracing::warn!(error = %e, "cannot renew the crawl leases");
                 }
             }
-        })
+        });
+        renewal
     }
 
     /// A cycle this daemon stops working on: alone on SQLite it is abandoned (the previous
@@ -384,10 +395,13 @@ impl Crawler {
         // differently from the others'): left for a daemon that knows them.
         let unknown = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let poll = (self.lease / 6).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let held = Held::default();
+        let _renewal = self.renew_leases(cycle_id, held.clone());
         let mut workers = JoinSet::new();
         for _ in 0..self.concurrency.max(1) {
             let (agencies, previous, unknown) =
                 (agencies.clone(), previous.clone(), unknown.clone());
+            let held = held.clone();
             let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
             let stage = self.agency_stage();
             workers.spawn(async move {
@@ -399,7 +413,12 @@ impl Crawler {
                         .run(move |c| store::work::claim(c, cycle_id, &o, lease, &skip))
                         .await;
                     let code = match claimed {
-                        Ok(Some(code)) => code,
+                        Ok(Some(code)) => {
+                            if let Ok(mut h) = held.lock() {
+                                h.insert(code.clone());
+                            }
+                            code
+                        }
                         Ok(None) => match store.run(move |c| store::work::remaining(c, cycle_id)).await {
                             Ok(0) => return mine,
                             Ok(_) | Err(_) => {
@@ -415,6 +434,9 @@ impl Crawler {
                     };
                     let Some(agency) = agencies.get(&code).cloned() else {
                         tracing::error!(agency = %code, "the cycle lists an agency this daemon's registry does not; leaving it to another daemon");
+                        if let Ok(mut h) = held.lock() {
+                            h.remove(&code);
+                        }
                         if let Ok(mut u) = unknown.lock() {
                             u.push(code);
                         }
@@ -448,6 +470,9 @@ impl Crawler {
                             }
                         }
                     };
+                    if let Ok(mut h) = held.lock() {
+                        h.remove(&code);
+                    }
                     if kept {
                         mine.push(obs);
                     } else {

@@ -128,12 +128,19 @@ pub fn claim(
     })
 }
 
-/// Extends every lease `owner` holds in the cycle; how many it still holds.
-pub fn renew(conn: &mut Conn, cycle_id: i64, owner: &str, lease: Duration) -> QueryResult<usize> {
+/// Extends `owner`'s leases on `agencies` of the cycle; how many it still holds.
+pub fn renew(
+    conn: &mut Conn,
+    cycle_id: i64,
+    owner: &str,
+    agencies: &[String],
+    lease: Duration,
+) -> QueryResult<usize> {
     let until = now() + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::MAX);
     diesel::update(
         cycle_work::table
             .filter(cycle_work::cycle_id.eq(cycle_id))
+            .filter(cycle_work::agency_code.eq_any(agencies))
             .filter(cycle_work::owner.eq(owner))
             .filter(cycle_work::done.eq(false)),
     )
@@ -254,15 +261,132 @@ where
     })
 }
 
-/// Per agency of a cycle: how many times it was claimed, and by whom, in order.
-pub fn claims(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<(String, i32, String)>> {
+/// An agency's row of a cycle's work, as the daemons left it.
+#[derive(Debug, Clone, Queryable, Selectable, PartialEq)]
+#[diesel(table_name = cycle_work)]
+pub struct WorkRow {
+    pub agency_code: String,
+    pub owner: Option<String>,
+    pub claims: i32,
+    /// Every claim's owner, in order, each followed by a space.
+    pub claimed_by: String,
+    pub done: bool,
+}
+
+/// Every agency's work in a cycle: who claimed it, how often, and whether it is done.
+pub fn work(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<WorkRow>> {
     cycle_work::table
         .filter(cycle_work::cycle_id.eq(cycle_id))
         .order(cycle_work::agency_code.asc())
-        .select((
-            cycle_work::agency_code,
-            cycle_work::claims,
-            cycle_work::claimed_by,
-        ))
+        .select(WorkRow::as_select())
         .load(conn)
+}
+
+/// Every cycle, oldest first.
+pub fn cycles(conn: &mut Conn) -> QueryResult<Vec<super::CycleRow>> {
+    cycles::table
+        .order(cycles::id.asc())
+        .select(super::CycleRow::as_select())
+        .load(conn)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    fn codes(n: usize) -> Vec<String> {
+        (1..=n).map(|i| format!("{i:02}")).collect()
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_taken_over_once_expired_and_only_its_holder_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&format!(
+            "sqlite://{}",
+            dir.path().join("w.sqlite").display()
+        ))
+        .unwrap();
+        let (id, created) = store
+            .run(|c| join_or_begin(c, Some(100), &codes(3)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(created);
+        // A daemon ticking at the same slot joins the running cycle.
+        let joined = store
+            .run(|c| join_or_begin(c, Some(100), &codes(3)))
+            .await
+            .unwrap();
+        assert_eq!(joined, Some((id, false)));
+
+        let long = Duration::from_secs(3600);
+        let a = store
+            .run(move |c| claim(c, id, "a", Duration::ZERO, &[]))
+            .await
+            .unwrap();
+        assert_eq!(a.as_deref(), Some("01"));
+        // "a"'s lease on 01 has already run out (a zero lease): "b" takes it over.
+        let b = store
+            .run(move |c| claim(c, id, "b", long, &[]))
+            .await
+            .unwrap();
+        assert_eq!(b.as_deref(), Some("01"));
+        // A live lease is not taken: "c" gets the next agency, skipping the one it is told to.
+        let skip = vec!["02".to_string()];
+        let c3 = store
+            .run(move |c| claim(c, id, "c", long, &skip))
+            .await
+            .unwrap();
+        assert_eq!(c3.as_deref(), Some("03"));
+        assert_eq!(
+            store
+                .run(move |c| renew(c, id, "b", &["01".to_string()], long))
+                .await
+                .unwrap(),
+            1
+        );
+        // The late holder's crawl does not count; the new holder's does, once.
+        let done = |owner: &'static str, code: &'static str| {
+            store.run(move |c| complete(c, id, code, owner, "{}", None))
+        };
+        assert!(!done("a", "01").await.unwrap());
+        assert!(done("b", "01").await.unwrap());
+        assert!(!done("b", "01").await.unwrap());
+        assert_eq!(store.run(move |c| remaining(c, id)).await.unwrap(), 2);
+
+        let rows = store.run(move |c| work(c, id)).await.unwrap();
+        assert_eq!(rows[0].claims, 2);
+        assert_eq!(rows[0].claimed_by, "a b ");
+        assert_eq!((rows[1].claims, rows[2].claims), (0, 1));
+
+        // Scored once: the second call finds the cycle finished and leaves it alone.
+        let score = |crawls: Vec<StoredCrawl>| {
+            assert_eq!(crawls.len(), 1);
+            assert!(crawls[0].observation.is_err(), "`{{}}` is no observation");
+            ((Vec::new(), Vec::new()), Vec::new())
+        };
+        assert!(
+            store
+                .run(move |c| score_once(c, id, score))
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .run(move |c| score_once(c, id, |_| unreachable!("scored twice")))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        // Its slot has run: a late tick of it starts nothing.
+        assert_eq!(
+            store
+                .run(|c| join_or_begin(c, Some(100), &codes(3)))
+                .await
+                .unwrap(),
+            None
+        );
+    }
 }
