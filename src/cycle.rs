@@ -115,9 +115,20 @@ impl LinkStage {
             .collect();
         let (agency, broken_after) = (agency.to_string(), self.broken_after_cycles);
         let now = chrono::Utc::now().naive_utc();
-        let recorded = store
-            .run(move |c| store::record_links(c, cycle_id, &agency, &checked, broken_after, now))
-            .await;
+        // A dropped connection must not cost the agency its link checks: tried again. The
+        // cycle's shutdown drops this future, so the token here never needs to fire.
+        let checked = Arc::new(checked);
+        let recorded = persist(
+            "recording the link checks",
+            &CancellationToken::new(),
+            || {
+                let (agency, checked) = (agency.clone(), checked.clone());
+                store.run(move |c| {
+                    store::record_links(c, cycle_id, &agency, &checked, broken_after, now)
+                })
+            },
+        )
+        .await;
         recorded
             .inspect_err(|e| tracing::warn!(error = %e, "cannot record the link checks"))
             .ok()
@@ -285,12 +296,7 @@ impl Crawler {
         };
 
         let duration = started.elapsed();
-        // The gauges come from the store, as at start: one source for every daemon sharing
-        // it, and the streaks that span cycles are only there.
-        match self.store.run(store::latest_snapshots).await {
-            Ok(snapshots) => self.metrics.publish(&snapshots, &live.method),
-            Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
-        }
+        self.publish_from_store().await;
         self.metrics.count_observations(&crawled);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
@@ -310,6 +316,17 @@ impl Crawler {
             ranked,
             crawled: crawled.len(),
         })
+    }
+
+    /// Sets the per-agency gauges from the latest finished cycle in the store, whoever
+    /// scored it: one source for every daemon sharing the database (so each exports the
+    /// same values), and the streaks that span cycles are only there.
+    pub async fn publish_from_store(&self) {
+        let method = self.live.current().method.clone();
+        match self.store.run(store::latest_snapshots).await {
+            Ok(snapshots) => self.metrics.publish(&snapshots, &method),
+            Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
+        }
     }
 
     /// Renews the leases of the agencies in `held` at a third of their length, for as

@@ -136,7 +136,8 @@ pub async fn run(
                     ),
                     Err(CycleError::Cancelled) => tracing::info!("cycle cancelled by shutdown"),
                     Err(CycleError::AlreadyRan) => {
-                        tracing::info!("this tick's cycle was run by another daemon")
+                        tracing::info!("this tick's cycle was run by another daemon");
+                        crawler.publish_from_store().await;
                     }
                     Err(e) => tracing::error!(error = %e, "cycle failed"),
                 }

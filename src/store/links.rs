@@ -90,6 +90,9 @@ pub fn record_links(
     now: NaiveDateTime,
 ) -> QueryResult<LinkSummary> {
     conn.transaction(|conn| {
+        // Reads, then writes: on SQLite the write lock is taken first, as a transaction
+        // that read could not upgrade while another daemon worker writes.
+        super::write_first(conn)?;
         let mut before: HashMap<String, LinkRecord> = link_states::table
             .filter(link_states::agency_code.eq(agency))
             .select(LinkStateRow::as_select())

@@ -273,9 +273,18 @@ pub(crate) fn exclusive(conn: &mut Conn, key: i32) -> QueryResult<()> {
                 .bind::<diesel::sql_types::Integer, _>(key)
                 .execute(c)?;
         }
-        Conn::Sqlite(c) => {
-            c.batch_execute("UPDATE cycles SET id = id WHERE id < 0")?;
-        }
+        Conn::Sqlite(_) => write_first(conn)?,
+    }
+    Ok(())
+}
+
+/// On SQLite, takes the database's write lock at the start of a transaction that will
+/// write after reading (waiting for it under busy_timeout): a transaction that read first
+/// fails at once if another connection wrote meanwhile. PostgreSQL needs nothing: its
+/// row locks are taken as rows are written.
+pub(crate) fn write_first(conn: &mut Conn) -> QueryResult<()> {
+    if let Conn::Sqlite(c) = conn {
+        c.batch_execute("UPDATE cycles SET id = id WHERE id < 0")?;
     }
     Ok(())
 }
@@ -445,6 +454,9 @@ pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// A cycle started by hand, with no work rows: the unit tests' way to write a cycle's
+/// results directly (daemons use [`work::join_or_begin`]).
+#[cfg(test)]
 pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
     diesel::insert_into(cycles::table)
         .values((
@@ -474,7 +486,7 @@ pub fn load_harvest_states(conn: &mut Conn) -> QueryResult<HashMap<String, Harve
         .collect())
 }
 
-/// A cycle's results, as [`finish_cycle`] writes them.
+/// A cycle's results, as they are written when it is scored.
 pub struct CycleResults<'a> {
     pub ranked: &'a [Ranked],
     pub observations: &'a [AgencyObservation],
@@ -482,7 +494,9 @@ pub struct CycleResults<'a> {
     pub states: &'a [(String, HarvestState)],
 }
 
-/// Writes a cycle's results and marks it finished, all or nothing.
+/// Writes a cycle's results and marks it finished, all or nothing (the unit tests' way;
+/// daemons score through [`work::score_once`]).
+#[cfg(test)]
 pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
     conn.transaction(|conn| {
         exclusive(conn, lock::SCORE)?;
@@ -490,7 +504,8 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
     })
 }
 
-/// [`finish_cycle`]'s writes, inside the caller's exclusive transaction.
+/// Writes a cycle's results and marks it finished, inside the caller's exclusive
+/// transaction.
 fn write_results(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
     let CycleResults {
         ranked,

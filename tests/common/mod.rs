@@ -109,8 +109,22 @@ pub struct PgSchema {
     pub name: String,
 }
 
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection as _;
+        if let Ok(base) = std::env::var("DTINDEX_TEST_PG_URL")
+            && let Ok(mut admin) = <diesel::PgConnection as diesel::Connection>::establish(&base)
+        {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
 /// `None` (with a note) when the variable is not set, unless DTINDEX_REQUIRE_TOOLS is.
-pub fn pg_schema(name: &str) -> Option<PgSchema> {
+/// The schema is named after the test and the process, so that two runs of the suite on
+/// one server (two checkouts) never meet; it is dropped when the test ends.
+pub fn pg_schema(test: &str) -> Option<PgSchema> {
+    let name = format!("{test}_{}", std::process::id());
     use diesel::connection::SimpleConnection as _;
     let Ok(base) = std::env::var("DTINDEX_TEST_PG_URL") else {
         if std::env::var_os("DTINDEX_REQUIRE_TOOLS").is_some() {
@@ -132,9 +146,9 @@ pub fn pg_schema(name: &str) -> Option<PgSchema> {
     let with =
         |app: &str| format!("{base}{sep}options=-csearch_path%3D{name}&application_name={app}");
     Some(PgSchema {
-        url: with(name),
+        url: with(&name),
         observer_url: with(&format!("{name}_observer")),
-        name: name.to_string(),
+        name,
     })
 }
 
