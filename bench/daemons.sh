@@ -13,6 +13,7 @@
 # whole federation is one loopback host, so the per-host link limits are lifted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 agencies=${1:-200}
 datasets=${2:-200}
@@ -21,8 +22,11 @@ runs=${4:-3}
 pg=${PG:-postgres://postgres@127.0.0.1:5432/test}
 schema=dtindex_bench_daemons
 
-cargo build --release --locked --quiet
-bin=$PWD/target/release/dtindex
+# DTINDEX_BIN: a binary already built (e.g. to try the script quickly on a debug build).
+if [ -z "${DTINDEX_BIN:-}" ]; then
+  cargo build --release --locked --quiet
+fi
+bin=${DTINDEX_BIN:-$PWD/target/release/dtindex}
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -33,7 +37,6 @@ cleanup() {
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 port=$(free_port)
 "$bin" simulate --listen "127.0.0.1:$port" --agencies "$agencies" --datasets "$datasets" \
@@ -51,10 +54,10 @@ printf 'daemons\tagencies\tdatasets\tlinks\tmedian_s\tmin_s\tmax_s\n'
 for n in 1 2 3; do
   times=()
   for run in $(seq "$runs"); do
-    psql -q "$pg" -c "DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
+    psql -q "$pg" -c "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $schema CASCADE; CREATE SCHEMA $schema" >/dev/null
     daemons=()
     for i in $(seq "$n"); do
-      cat >"$work/dtindex-$i.toml" <<EOF
+      { cat <<EOF
 registry = "agencies.toml"
 targets = "$PWD/config/targets.toml"
 [server]
@@ -66,22 +69,8 @@ url = "$url"
 [schedule]
 cron = "0 0 1 1 1 *"
 run_at_start = true
-[crawl]
-concurrency = 8
-agency_deadline_secs = 600
-extra_ca_file = "simulator-ca.pem"
-[links]
-enabled = true
-broken_after_cycles = 3
-deadline_secs = 600
-global_concurrency = 128
-per_host_concurrency = 128
-per_host_interval_ms = 0
-retries = 0
-allow_loopback = true
-[links.hosts]
-"files.federation.dtindex" = "127.0.0.1"
 EOF
+      crawl_settings; } >"$work/dtindex-$i.toml"
       "$bin" serve --config "$work/dtindex-$i.toml" >"$work/daemon-$i.log" 2>&1 &
       daemons+=($!)
       pids+=($!)

@@ -274,7 +274,15 @@ impl Crawler {
             Err(e) => {
                 tracing::error!(error = %e, "cannot store the cycle");
                 self.metrics.cycles.with_label_values(&["failed"]).inc();
-                self.stop_working(cycle_id).await;
+                // Every agency is crawled, but the results do not store: abandoned (the
+                // previous cycle stays served), so that the next tick starts afresh rather
+                // than joining this one again. If the database cannot be reached to say
+                // so, the next tick joins it and tries the scoring again.
+                if matches!(e, CycleError::Cancelled) {
+                    self.stop_working(cycle_id).await;
+                } else {
+                    self.abandon(cycle_id).await;
+                }
                 return Err(e);
             }
         };
