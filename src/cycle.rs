@@ -143,6 +143,8 @@ pub enum CycleError {
     Cancelled,
     #[error("the cycle of this tick has already run (another daemon ran it)")]
     AlreadyRan,
+    #[error("another daemon could not store the cycle and abandoned it")]
+    Abandoned,
 }
 
 #[derive(Debug, Clone)]
@@ -191,6 +193,25 @@ where
 }
 
 const STORE_ATTEMPTS: u32 = 20;
+
+/// Sets the per-agency and national gauges and the time of the last success from the
+/// latest finished cycle in the store.
+pub async fn publish_latest(
+    store: &Store,
+    metrics: &Metrics,
+    method: &score::Method,
+) -> Result<(), StoreError> {
+    let latest = store.run(store::latest_snapshots).await?;
+    metrics.publish(&latest, method);
+    if let Some(cycle) = store.run(store::latest_finished_cycle).await?
+        && let Some(finished) = cycle.finished_at
+    {
+        metrics
+            .last_success
+            .set(finished.and_utc().timestamp() as f64);
+    }
+    Ok(())
+}
 
 impl Crawler {
     /// Runs one full cycle (or joins the one running). Agency failures are findings; only
@@ -292,14 +313,20 @@ impl Crawler {
                 (ranked, n)
             }
             None => {
-                let n = self
-                    .store
-                    .run(move |c| {
-                        store::latest_finished_cycle(c).map(|l| l.map_or(0, |l| l.agencies))
-                    })
-                    .await
-                    .unwrap_or(0);
-                (Vec::new(), usize::try_from(n).unwrap_or(0))
+                // Another daemon got there first: it finished the cycle, or gave up on it.
+                let row = persist("reading the cycle back", cancel, || {
+                    self.store.run(move |c| store::work::cycle(c, cycle_id))
+                })
+                .await?;
+                match row {
+                    Some(row) if row.status == "finished" => {
+                        (Vec::new(), usize::try_from(row.agencies).unwrap_or(0))
+                    }
+                    _ => {
+                        self.metrics.cycles.with_label_values(&["abandoned"]).inc();
+                        return Err(CycleError::Abandoned);
+                    }
+                }
             }
         };
 
@@ -308,9 +335,6 @@ impl Crawler {
         self.metrics.count_observations(&crawled);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
-        self.metrics
-            .last_success
-            .set(chrono::Utc::now().timestamp() as f64);
         tracing::info!(
             duration_ms = duration.as_millis() as u64,
             crawled = crawled.len(),
@@ -331,9 +355,8 @@ impl Crawler {
     /// same values), and the streaks that span cycles are only there.
     pub async fn publish_from_store(&self) {
         let method = self.live.current().method.clone();
-        match self.store.run(store::latest_snapshots).await {
-            Ok(snapshots) => self.metrics.publish(&snapshots, &method),
-            Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
+        if let Err(e) = publish_latest(&self.store, &self.metrics, &method).await {
+            tracing::warn!(error = %e, "cannot read the cycle back for the metrics");
         }
     }
 
@@ -637,11 +660,13 @@ impl AgencyStage {
     ) -> (AgencyObservation, Option<HarvestState>) {
         let (stage, a) = (self.clone(), agency.clone());
         let span = tracing::info_span!("agency", agency = %agency.code);
-        let task =
-            tokio::spawn(async move { stage.observe(&a, before, cycle_id).await }.instrument(span));
-        match task.await {
-            Ok(observed) => observed,
-            Err(e) => {
+        // In a set of its own, so that it is aborted if the cycle is (dropping the set).
+        let mut task = JoinSet::new();
+        task.spawn(async move { stage.observe(&a, before, cycle_id).await }.instrument(span));
+        match task.join_next().await {
+            Some(Ok(observed)) => observed,
+            None => (crashed(&agency), None),
+            Some(Err(e)) => {
                 tracing::error!(error = %e, agency = %agency.code, "an agency's crawl task failed");
                 (crashed(&agency), None)
             }

@@ -50,15 +50,7 @@ pub async fn open_store(
         );
     }
     let metrics = Metrics::new().context("creating the metrics registry")?;
-    let latest = store.run(store::latest_snapshots).await?;
-    metrics.publish(&latest, method);
-    if let Some(cycle) = store.run(store::latest_finished_cycle).await?
-        && let Some(finished) = cycle.finished_at
-    {
-        metrics
-            .last_success
-            .set(finished.and_utc().timestamp() as f64);
-    }
+    crate::cycle::publish_latest(&store, &metrics, method).await?;
     Ok((store, metrics))
 }
 

@@ -282,6 +282,15 @@ pub fn work(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<WorkRow>> {
         .load(conn)
 }
 
+/// One cycle, as it stands.
+pub fn cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<Option<super::CycleRow>> {
+    cycles::table
+        .find(cycle_id)
+        .select(super::CycleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// Every cycle, oldest first.
 pub fn cycles(conn: &mut Conn) -> QueryResult<Vec<super::CycleRow>> {
     cycles::table
