@@ -1334,6 +1334,24 @@ catalog_format = "yaml"
     }
 
     #[test]
+    fn a_shared_database_and_its_lease() {
+        let s = settings(
+            "[database]\nurl = \"postgres://dt@db:5432/dtindex?application_name=dt-a\"\nlease_secs = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.database_url,
+            "postgres://dt@db:5432/dtindex?application_name=dt-a"
+        );
+        assert_eq!(s.work_lease, Duration::from_secs(3));
+        assert_eq!(settings("").unwrap().work_lease, DEFAULT_WORK_LEASE);
+        let err = settings("[database]\nurl = \"mysql://x\"\nlease_secs = 0\n").unwrap_err();
+        let lines: Vec<usize> = err.diagnostics().iter().map(|d| d.line).collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(lines.contains(&2) && lines.contains(&3), "{err}");
+    }
+
+    #[test]
     fn settings_errors_are_all_reported() {
         let err = settings(
             "targets = 5\n[server]\nlisten = \"localhost\"\n[schedule]\ncron = \"*/5 * * * *\"\n[crawl]\nconcurrency = 0\nmax_body_bytes = \"big\"\n[colour]\n",

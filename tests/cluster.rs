@@ -197,6 +197,27 @@ async fn three_daemons_crawl_every_agency_exactly_once_per_cycle() {
         assert_eq!(a["cycle"]["id"], first_answer["cycle"]["id"]);
         assert_eq!(a["entries"], first_answer["entries"]);
     }
+    // And the same per-agency gauges, whichever daemon scored the cycle: Prometheus
+    // scraping all three sees one value per agency (docs/scaling.md).
+    eventually("the same gauges on every daemon", || async {
+        let mut exported = Vec::new();
+        for base in &cluster.bases {
+            let text = reqwest::get(format!("{base}/metrics"))
+                .await
+                .ok()?
+                .text()
+                .await
+                .ok()?;
+            let gauges: Vec<String> = text
+                .lines()
+                .filter(|l| l.starts_with("dtindex_agency_index{"))
+                .map(String::from)
+                .collect();
+            exported.push(gauges);
+        }
+        (exported[0].len() == 200 && exported.iter().all(|g| *g == exported[0])).then_some(())
+    })
+    .await;
     // Later cycles too: one per tick, each agency once.
     let second = eventually("a second finished cycle", || async {
         cluster
