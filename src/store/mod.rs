@@ -1,14 +1,16 @@
 //! The store: every cycle's observations, scores and findings, kept across restarts.
 //!
 //! diesel's connections are synchronous, so each use runs on tokio's blocking pool through
-//! [`Store::run`]. SQLite is set up the way a daemon needs it: `busy_timeout` first (so
-//! that no later statement fails on a lock), then WAL (readers never wait for the writer),
-//! and every cycle's results written in one `BEGIN IMMEDIATE` transaction, so a crash
-//! leaves the last finished cycle whole.
+//! [`Store::run`]. The backend is the database URL's: SQLite, set up the way a daemon
+//! needs it (`busy_timeout` first, so that no later statement fails on a lock, then WAL,
+//! so readers never wait for the writer), or PostgreSQL, which several daemons may share
+//! ([`work`]). Every cycle's results are written in one transaction that takes the write
+//! lock first, so a crash leaves the last finished cycle whole.
 //!
 //! The schema and queries stay within what SQLite and PostgreSQL share (BIGINT keys,
-//! DOUBLE PRECISION, TIMESTAMP in UTC, no backend-specific SQL), so a PostgreSQL backend is
-//! a second connection type and a second migrations folder, not a redesign.
+//! DOUBLE PRECISION, TIMESTAMP in UTC): one query code path over [`Conn`], and two
+//! migrations folders with the same migrations. Only row and advisory locks, upserts and
+//! batch inserts are written per backend.
 
 mod links;
 mod schema;
