@@ -13,6 +13,7 @@
 # to the global concurrency here, as in bench/links-vs-lychee.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 agencies=${1:-100}
 datasets=${2:-2000}
@@ -26,8 +27,6 @@ sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 {
 # This group runs in a subshell (it feeds the summary): it needs the cleanup of its own.
@@ -43,7 +42,7 @@ for run in $(seq "$runs"); do
     sleep 0.1
   done
   rm -rf "$work/state"
-  cat >"$work/dtindex.toml" <<EOF
+  { cat <<EOF
 registry = "agencies.toml"
 targets = "$PWD/config/targets.toml"
 [server]
@@ -53,22 +52,8 @@ dir = "state"
 [schedule]
 cron = "0 0 1 * * *"
 run_at_start = true
-[crawl]
-concurrency = 8
-agency_deadline_secs = 600
-extra_ca_file = "simulator-ca.pem"
-[links]
-enabled = true
-broken_after_cycles = 3
-deadline_secs = 600
-global_concurrency = 128
-per_host_concurrency = 128
-per_host_interval_ms = 0
-retries = 0
-allow_loopback = true
-[links.hosts]
-"files.federation.dtindex" = "127.0.0.1"
 EOF
+  crawl_settings; } >"$work/dtindex.toml"
   out=$("$bin" crawl --config "$work/dtindex.toml" --cycles 2 2>"$work/crawl.err" | grep '^cycle ') || {
     cat "$work/crawl.err" >&2
     exit 1
