@@ -54,10 +54,12 @@ cron = "0 0 1 * * *"
 run_at_start = true
 EOF
   crawl_settings; } >"$work/dtindex.toml"
-  out=$("$bin" crawl --config "$work/dtindex.toml" --cycles 2 2>"$work/crawl.err" | grep '^cycle ') || {
+  out=$(RUST_LOG="${RUST_LOG:-warn}" "$bin" crawl --config "$work/dtindex.toml" --cycles 2 2>"$work/crawl.err" | grep "^cycle ") || {
     cat "$work/crawl.err" >&2
     exit 1
   }
+  # DTINDEX_BENCH_LOG=FILE keeps the crawl's log (with RUST_LOG=info, each stage's times).
+  [ -n "${DTINDEX_BENCH_LOG:-}" ] && cp "$work/crawl.err" "$DTINDEX_BENCH_LOG.$run"
   kill "$sim_pid" 2>/dev/null || true
   wait "$sim_pid" 2>/dev/null || true
   sim_pid=

@@ -649,7 +649,20 @@ async fn catalog(
             let cut = body.len() * 2 / 3;
             ([(header::CONTENT_TYPE, content_type)], body[..cut].to_vec()).into_response()
         }
-        _ => ([(header::CONTENT_TYPE, content_type)], body).into_response(),
+        _ => {
+            // An ETag, as most portals send: an unchanged catalog costs a 304.
+            let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+            let fresh = headers
+                .get(header::IF_NONE_MATCH)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
+            if fresh {
+                (StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response()
+            } else {
+                ([(header::CONTENT_TYPE, content_type.to_string()), (header::ETAG, etag)], body)
+                    .into_response()
+            }
+        }
     }
 }
 

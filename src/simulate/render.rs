@@ -333,6 +333,10 @@ pub fn csv(records: &[SimRecord]) -> String {
 /// The list as an XLSX workbook, under a title block as agencies' spreadsheets often are.
 pub fn xlsx(records: &[SimRecord], agency: &str) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
     let mut book = rust_xlsxwriter::Workbook::new();
+    // A fixed creation time, not the clock's: the same list gives the same bytes, so an
+    // unchanged catalog reads as unchanged (and two crawls of it compare equal).
+    let created = rust_xlsxwriter::ExcelDateTime::from_ymd(2025, 7, 1)?;
+    book.set_properties(&rust_xlsxwriter::DocProperties::new().set_creation_datetime(&created));
     let sheet = book.add_worksheet();
     sheet.set_name("Danh mục CSDL")?;
     sheet.write_string(0, 0, format!("Danh mục cơ sở dữ liệu — {agency}"))?;
