@@ -322,6 +322,22 @@ pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
         .get_result(conn)
 }
 
+/// Sets a finished cycle's times: for history written after the fact (the simulated
+/// history, imports), where "now" is not when the cycle ran.
+pub fn stamp_cycle(
+    conn: &mut Conn,
+    cycle_id: i64,
+    started_at: NaiveDateTime,
+    finished_at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(cycles::table.find(cycle_id))
+        .set((
+            cycles::started_at.eq(started_at),
+            cycles::finished_at.eq(Some(finished_at)),
+        ))
+        .execute(conn)
+}
+
 pub fn abandon_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<usize> {
     diesel::update(cycles::table.find(cycle_id))
         .set(cycles::status.eq("abandoned"))
@@ -726,19 +742,24 @@ pub fn verdict_history(conn: &mut Conn, cycles: i64) -> QueryResult<Vec<CycleVer
     recent.reverse();
     let mut out = Vec::with_capacity(recent.len());
     for cycle in recent {
-        let rows: Vec<(String, ComponentRow)> = agency_components::table
-            .inner_join(
-                agency_results::table.on(agency_results::cycle_id
-                    .eq(agency_components::cycle_id)
-                    .and(agency_results::agency_code.eq(agency_components::agency_code))),
-            )
-            .filter(agency_components::cycle_id.eq(cycle.id))
-            .filter(agency_components::verdict.is_not_null())
-            .select((agency_results::kind, ComponentRow::as_select()))
-            .load(conn)?;
+        let rows = cycle_verdicts(conn, cycle.id)?;
         out.push((cycle, rows));
     }
     Ok(out)
+}
+
+/// Every agency's target and part verdicts in one cycle, with the agency's kind.
+pub fn cycle_verdicts(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<(String, ComponentRow)>> {
+    agency_components::table
+        .inner_join(
+            agency_results::table.on(agency_results::cycle_id
+                .eq(agency_components::cycle_id)
+                .and(agency_results::agency_code.eq(agency_components::agency_code))),
+        )
+        .filter(agency_components::cycle_id.eq(cycle_id))
+        .filter(agency_components::verdict.is_not_null())
+        .select((agency_results::kind, ComponentRow::as_select()))
+        .load(conn)
 }
 
 /// The windows uptime is measured over.
