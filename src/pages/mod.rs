@@ -143,6 +143,15 @@ fn movement(t: &Text, m: Option<i32>) -> (String, &'static str) {
     }
 }
 
+/// When a cycle finished, to the minute: `2026-07-06 01:20 UTC`.
+fn when(cycle: &http::CycleInfo) -> String {
+    let at = cycle.finished_at.as_deref().unwrap_or(&cycle.started_at);
+    match at.get(..16) {
+        Some(minute) => format!("{} UTC", minute.replacen('T', " ", 1)),
+        None => at.to_string(),
+    }
+}
+
 fn percent(share: f64) -> String {
     format!("{:.0}%", share * 100.0)
 }
@@ -211,7 +220,7 @@ async fn national_view(state: &AppState, lang: Lang) -> Result<NationalPage, Api
     let mut cycle = None;
     for kind in [AgencyKind::Ministry, AgencyKind::Province] {
         let ranking = http::load_rankings(state, Some(kind)).await?;
-        cycle = cycle.or(ranking.cycle.map(|c| c.finished_at.unwrap_or(c.started_at)));
+        cycle = cycle.or(ranking.cycle.as_ref().map(when));
         let rows = ranking
             .entries
             .into_iter()
@@ -500,9 +509,7 @@ async fn agency_view(
         code: agency.code,
         name: agency.name,
         kind: t.kind(agency.kind.as_str()),
-        cycle: agency
-            .latest_cycle
-            .map(|c| c.finished_at.unwrap_or(c.started_at)),
+        cycle: agency.latest_cycle.as_ref().map(when),
         scored,
         chart: chart::Chart::of(&history, t),
         total_findings: all_findings.len(),

@@ -28,9 +28,10 @@ pub struct HistorySpec {
     pub start: NaiveDate,
     pub every_days: u32,
     pub cycles: u32,
-    /// A title given to the first dataset of the first agency, as a hostile catalog might
-    /// (markup, formula prefixes), to show it is carried as text.
-    pub hostile_title: Option<String>,
+    /// Text a hostile agency might publish (markup, formula prefixes), to show it is
+    /// carried as text: the first agency's first dataset title and the number of every
+    /// document its declaration cites (which then never resolve, so findings quote them).
+    pub hostile_text: Option<String>,
 }
 
 /// Writes the cycles and returns their ids, oldest first.
@@ -60,7 +61,7 @@ pub fn write(
             .enumerate()
             .map(|(i, (agency, (start, pace)))| {
                 let maturity = (start + pace * f64::from(cycle)).clamp(0.0, 1.0);
-                let hostile = (i == 0).then_some(spec.hostile_title.as_deref()).flatten();
+                let hostile = (i == 0).then_some(spec.hostile_text.as_deref()).flatten();
                 observe(&mut rng, agency, maturity, day, hostile)
             })
             .collect();
@@ -96,7 +97,7 @@ fn observe(
     agency: &Agency,
     maturity: f64,
     day: NaiveDate,
-    hostile_title: Option<&str>,
+    hostile: Option<&str>,
 ) -> AgencyObservation {
     let base = format!("https://data-{}.example", agency.code);
     let published = maturity > 0.15;
@@ -107,7 +108,7 @@ fn observe(
         0
     };
     for n in 0..count {
-        let title = match (n, hostile_title) {
+        let title = match (n, hostile) {
             (0, Some(t)) => t.to_string(),
             _ => format!("Cơ sở dữ liệu {} số {n}", agency.name),
         };
@@ -131,19 +132,22 @@ fn observe(
         CatalogObservation::default()
     };
     let document = |rng: &mut ChaCha8Rng, kind: DocumentKind, slug: &str, p: f64| {
-        chance(rng, p).then(|| CheckedDocument {
+        (hostile.is_some() || chance(rng, p)).then(|| CheckedDocument {
             kind,
-            number: Some(format!("{}/QĐ-{}", 10 + agency.code.len(), agency.code)),
+            number: Some(hostile.map_or_else(
+                || format!("{}/QĐ-{}", 10 + agency.code.len(), agency.code),
+                str::to_string,
+            )),
             date: Some("2025-03-01".into()),
             claim: CheckedClaim {
                 claimed: true,
                 url: Some(format!("{base}/{slug}.pdf")),
-                resolves: Some(chance(rng, maturity + 0.2)),
+                resolves: Some(hostile.is_none() && chance(rng, maturity + 0.2)),
                 detail: None,
             },
         })
     };
-    let declared = maturity > 0.3;
+    let declared = maturity > 0.3 || hostile.is_some();
     let declaration = if declared {
         DeclarationObservation {
             url: Some(format!("{base}/declaration.json")),
