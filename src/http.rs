@@ -38,6 +38,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/agencies/{code}/findings", get(findings))
         .route("/api/v1/agencies/{code}/history", get(history))
         .route("/api/v1/agencies/{code}/links", get(links))
+        .route("/api/v1/datasets", get(datasets))
+        .route("/api/v1/catalog.jsonld", get(catalog_jsonld))
         .merge(crate::pages::routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
@@ -61,9 +63,12 @@ pub fn router(state: AppState) -> Router {
         findings,
         history,
         links,
+        datasets,
+        catalog_jsonld,
         crate::pages::national_page,
         crate::pages::agency_page,
         crate::pages::findings_csv,
+        crate::pages::datasets_page,
     ),
     components(schemas(ErrorBody))
 )]
@@ -885,4 +890,198 @@ async fn history(
     Path(code): Path<String>,
 ) -> ApiResult<Vec<HistoryPoint>> {
     Ok(Json(load_history(&state, &code).await?))
+}
+
+/// Most datasets one answer of `/api/v1/datasets` holds.
+pub const MAX_PER_PAGE: i64 = 500;
+/// Datasets per page of the DCAT export.
+pub const EXPORT_PAGE: i64 = 1_000;
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+pub struct DatasetsQuery {
+    /// Words that must all appear in the title, keywords, publisher or identifier;
+    /// diacritics and case are ignored (`ngan sach` finds `Ngân sách`).
+    pub q: Option<String>,
+    /// Only this agency's datasets (its code).
+    pub agency: Option<String>,
+    /// Only `ministry` or `province` datasets.
+    pub kind: Option<String>,
+    /// Only datasets with a distribution in this format (`csv`, any case).
+    pub format: Option<String>,
+    /// Only datasets under this license, exactly as the catalog gives it.
+    pub license: Option<String>,
+    /// From 1.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// 1 to 500; 50 when absent.
+    #[param(minimum = 1, maximum = 500)]
+    pub per_page: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DatasetsOut {
+    /// How many datasets match, over all pages.
+    pub total: i64,
+    pub page: i64,
+    pub per_page: i64,
+    pub datasets: Vec<crate::catalog::national::FederationDataset>,
+}
+
+fn given(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+/// Searches the national catalog: every agency's datasets from its last good harvest.
+pub async fn load_datasets(state: &AppState, q: &DatasetsQuery) -> Result<DatasetsOut, ApiError> {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(50);
+    if page < 1 || !(1..=MAX_PER_PAGE).contains(&per_page) {
+        return Err(ApiError::bad_request(format!(
+            "page starts at 1 and per_page is 1 to {MAX_PER_PAGE}"
+        )));
+    }
+    let registry = state.live.current().registry.clone();
+    let kind = parse_kind(q.kind.as_deref())?;
+    let agency = given(&q.agency);
+    if let Some(code) = &agency {
+        known(state, code)?;
+    }
+    let agencies = match (agency, kind) {
+        (Some(code), _) => Some(vec![code]),
+        (None, Some(k)) => Some(
+            registry
+                .agencies
+                .iter()
+                .filter(|a| a.kind == k)
+                .map(|a| a.code.clone())
+                .collect(),
+        ),
+        (None, None) => None,
+    };
+    let query = store::DatasetQuery {
+        text: given(&q.q),
+        agencies,
+        format: given(&q.format),
+        license: given(&q.license),
+        offset: (page - 1).saturating_mul(per_page),
+        limit: per_page,
+    };
+    let (total, rows) = state
+        .store
+        .run(move |c| store::search_datasets(c, &query))
+        .await?;
+    Ok(DatasetsOut {
+        total,
+        page,
+        per_page,
+        datasets: rows
+            .into_iter()
+            .map(|(code, record)| federation_dataset(&registry, code, record))
+            .collect(),
+    })
+}
+
+fn federation_dataset(
+    registry: &crate::registry::Registry,
+    code: String,
+    record: crate::catalog::national::DatasetRecord,
+) -> crate::catalog::national::FederationDataset {
+    let agency = registry.get(&code);
+    crate::catalog::national::FederationDataset {
+        agency_name: agency.map_or_else(|| code.clone(), |a| a.name.clone()),
+        kind: agency.map_or("", |a| a.kind.as_str()).to_string(),
+        agency: code,
+        record,
+    }
+}
+
+/// The national catalog: search and filter every harvested dataset.
+#[utoipa::path(get, path = "/api/v1/datasets", tag = "api", params(DatasetsQuery),
+    responses(
+        (status = 200, description = "One page of the matching datasets", body = DatasetsOut),
+        (status = 400, description = "A bad page, size or kind", body = ErrorBody),
+        (status = 404, description = "No agency with that code", body = ErrorBody),
+        (status = 503, description = "The database is not available", body = ErrorBody),
+    ))]
+async fn datasets(
+    State(state): State<AppState>,
+    Query(q): Query<DatasetsQuery>,
+) -> ApiResult<DatasetsOut> {
+    Ok(Json(load_datasets(&state, &q).await?))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ExportQuery {
+    /// From 1; each page names the next as `hydra:next`.
+    #[param(minimum = 1)]
+    pub page: Option<i64>,
+    /// Datasets per page, 1 to 1000; 1000 when absent.
+    #[param(minimum = 1, maximum = 1000)]
+    pub per_page: Option<i64>,
+}
+
+/// The whole federation's datasets as a DCAT catalog in JSON-LD, a page at a time: what
+/// another dtindex registers as this federation's catalog (format `dcat`).
+#[utoipa::path(get, path = "/api/v1/catalog.jsonld", tag = "api", params(ExportQuery),
+    responses(
+        (status = 200, description = "A page of the DCAT catalog", body = Object, content_type = "application/ld+json"),
+        (status = 400, description = "A bad page", body = ErrorBody),
+        (status = 503, description = "The database is not available", body = ErrorBody),
+    ))]
+async fn catalog_jsonld(
+    State(state): State<AppState>,
+    Query(q): Query<ExportQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let page = q.page.unwrap_or(1);
+    let per_page = q.per_page.unwrap_or(EXPORT_PAGE);
+    if page < 1 || !(1..=EXPORT_PAGE).contains(&per_page) {
+        return Err(ApiError::bad_request(format!(
+            "page starts at 1 and per_page is 1 to {EXPORT_PAGE}"
+        )));
+    }
+    let query = store::DatasetQuery {
+        offset: (page - 1).saturating_mul(per_page),
+        limit: per_page,
+        ..store::DatasetQuery::default()
+    };
+    let (total, rows) = state
+        .store
+        .run(move |c| store::search_datasets(c, &query))
+        .await?;
+    let registry = state.live.current().registry.clone();
+    let datasets: Vec<_> = rows
+        .into_iter()
+        .map(|(code, record)| federation_dataset(&registry, code, record))
+        .collect();
+    // Absolute IRIs, from the address the client used: a harvester behind a proxy
+    // that says https (X-Forwarded-Proto) gets https.
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|h| h.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let url_of =
+        |p: i64| format!("{scheme}://{host}/api/v1/catalog.jsonld?page={p}&per_page={per_page}");
+    let next = (page.saturating_mul(per_page) < total).then(|| url_of(page + 1));
+    let body = crate::catalog::national::jsonld_page(
+        "dtindex federation catalog",
+        &url_of(page),
+        next.as_deref(),
+        &datasets,
+    );
+    Ok((
+        [(header::CONTENT_TYPE, "application/ld+json")],
+        body.to_string(),
+    )
+        .into_response())
 }

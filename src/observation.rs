@@ -95,6 +95,10 @@ pub struct CatalogObservation {
     pub tally: QualityTally,
     /// What else was noticed on the way, each worth telling the agency.
     pub notes: Vec<Note>,
+    /// The datasets read, for the national catalog. Not kept in the harvest state: the
+    /// store holds them.
+    #[serde(skip)]
+    pub records: crate::catalog::national::Records,
 }
 
 /// Something a harvest noticed that does not stop the catalog from being read.

@@ -331,6 +331,26 @@ async fn every_page_renders_in_both_languages_in_chromium() {
         assert_eq!(rows.len(), severities.len());
         assert!(rows.iter().all(|r| &r[1] == "medium"));
 
+        // The national catalog, searched for the hostile title: it shows as text.
+        browser
+            .visit(
+                &format!("{base}/datasets?lang={code}&q=hyperlink"),
+                &format!("datasets-{code}"),
+            )
+            .await;
+        assert_eq!(browser.text("h1").await, t.catalog_title);
+        assert_eq!(browser.count("#datasets-table tbody tr").await, 1);
+        assert_eq!(browser.text("#datasets-table td.title").await, HOSTILE);
+        browser
+            .visit(
+                &format!("{base}/datasets?lang={code}&kind=province&per_page=5&page=2"),
+                &format!("datasets-page-2-{code}"),
+            )
+            .await;
+        assert_eq!(browser.count("#datasets-table tbody tr").await, 5);
+        assert_eq!(browser.text("a[rel=prev]").await, t.previous);
+        assert_eq!(browser.text("a[rel=next]").await, t.next);
+
         // On a phone.
         browser.resize(390, 844).await;
         browser.visit(&page, &format!("agency-phone-{code}")).await;
@@ -338,6 +358,12 @@ async fn every_page_renders_in_both_languages_in_chromium() {
             .visit(
                 &format!("{base}/?lang={code}"),
                 &format!("national-phone-{code}"),
+            )
+            .await;
+        browser
+            .visit(
+                &format!("{base}/datasets?lang={code}"),
+                &format!("datasets-phone-{code}"),
             )
             .await;
 

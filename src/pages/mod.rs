@@ -18,6 +18,7 @@ use axum::routing::get;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use crate::catalog::national::web_url;
 use crate::http::{self, ApiError, AppState, FindingOut};
 use crate::registry::AgencyKind;
 use i18n::{Lang, Text};
@@ -27,6 +28,7 @@ pub fn routes() -> Router<AppState> {
         .route("/", get(national_page))
         .route("/agencies/{code}", get(agency_page))
         .route("/agencies/{code}/findings.csv", get(findings_csv))
+        .route("/datasets", get(datasets_page))
 }
 
 /// No scripts, no frames, nothing fetched from elsewhere: the pages are self-contained.
@@ -63,18 +65,23 @@ impl FindingsQuery {
 
     /// The filters as a query string, for the CSV link.
     fn filters(&self) -> String {
-        let mut q = url::form_urlencoded::Serializer::new(String::new());
-        for (k, v) in [
+        query_string(&[
             ("rule", &self.rule),
             ("severity", &self.severity),
             ("dataset", &self.dataset),
-        ] {
-            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
-                q.append_pair(k, v);
-            }
-        }
-        q.finish()
+        ])
     }
+}
+
+/// The filters that are given, as a query string to carry into links.
+fn query_string(filters: &[(&str, &Option<String>)]) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    for (k, v) in filters {
+        if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+            q.append_pair(k, v);
+        }
+    }
+    q.finish()
 }
 
 /// A page's answer: HTML under the pages' security headers.
@@ -571,4 +578,105 @@ pub async fn findings_csv(
         headers.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(response)
+}
+
+struct DatasetView {
+    title: String,
+    agency: String,
+    agency_name: String,
+    publisher: String,
+    modified: String,
+    license: String,
+    formats: String,
+    /// Only http(s) URLs become links: a catalog's `javascript:` URL stays text.
+    downloads: Vec<(Option<String>, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "datasets.html")]
+struct DatasetsPage {
+    t: &'static Text,
+    lang: Lang,
+    switch: String,
+    q: String,
+    kind: String,
+    format: String,
+    total: i64,
+    datasets: Vec<DatasetView>,
+    previous: Option<String>,
+    next: Option<String>,
+}
+
+/// The national catalog: every harvested dataset, searched and filtered.
+#[utoipa::path(get, path = "/datasets", tag = "pages", params(LangQuery, http::DatasetsQuery),
+    responses(
+        (status = 200, description = "The national catalog page", body = String, content_type = "text/html"),
+        (status = 400, description = "A bad page, size or kind", body = String, content_type = "text/html"),
+        (status = 404, description = "No agency with that code", body = String, content_type = "text/html"),
+        (status = 503, description = "The database is not available", body = String, content_type = "text/html"),
+    ))]
+pub async fn datasets_page(
+    State(state): State<AppState>,
+    Query(q): Query<LangQuery>,
+    Query(search): Query<http::DatasetsQuery>,
+) -> Response {
+    let lang = Lang::from_param(q.lang.as_deref());
+    let t = lang.text();
+    let s = &search;
+    let found = match http::load_datasets(&state, s).await {
+        Ok(found) => found,
+        Err(e) => return error_page(lang, "/datasets", e),
+    };
+    let filters = query_string(&[
+        ("q", &s.q),
+        ("agency", &s.agency),
+        ("kind", &s.kind),
+        ("format", &s.format),
+        ("license", &s.license),
+    ]);
+    let page_link = |page: i64| {
+        let sep = if filters.is_empty() { "" } else { "&" };
+        format!(
+            "/datasets?lang={}{sep}{filters}&page={page}&per_page={}",
+            lang.code(),
+            found.per_page
+        )
+    };
+    let page = found.page;
+    let previous = (page > 1).then(|| page_link(page - 1));
+    let next = (page.saturating_mul(found.per_page) < found.total).then(|| page_link(page + 1));
+    let datasets = found
+        .datasets
+        .iter()
+        .map(|d| {
+            let r = &d.record;
+            DatasetView {
+                title: r.title.clone().unwrap_or_else(|| r.key.clone()),
+                agency: d.agency.clone(),
+                agency_name: d.agency_name.clone(),
+                publisher: r.publisher.clone().unwrap_or_default(),
+                modified: r.modified.clone().unwrap_or_default(),
+                license: r.license.clone().unwrap_or_default(),
+                formats: r.formats.join(", "),
+                downloads: r
+                    .download_urls
+                    .iter()
+                    .map(|u| (web_url(u).map(String::from), u.clone()))
+                    .collect(),
+            }
+        })
+        .collect();
+    let page = DatasetsPage {
+        t,
+        lang,
+        switch: switch_link(lang, "/datasets", &filters),
+        q: s.q.clone().unwrap_or_default(),
+        kind: s.kind.clone().unwrap_or_default(),
+        format: s.format.clone().unwrap_or_default(),
+        total: found.total,
+        datasets,
+        previous,
+        next,
+    };
+    html(StatusCode::OK, page.render())
 }

@@ -10,6 +10,7 @@ use diesel::QueryResult;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
+use crate::catalog::national::Records;
 use crate::catalog::{DatabaseInfo, Dataset, Distribution};
 use crate::declaration::DocumentKind;
 use crate::harvest::DatasetSink;
@@ -99,7 +100,7 @@ fn observe(
     day: NaiveDate,
     hostile: Option<&str>,
 ) -> AgencyObservation {
-    let base = format!("https://data-{}.example", agency.code);
+    let base = format!("https://data-{}.example", agency.code.to_lowercase());
     let published = maturity > 0.15;
     let mut sink = DatasetSink::default();
     let count = if published {
@@ -125,6 +126,7 @@ fn observe(
             duration_ms: 120,
             datasets: sink.datasets,
             datasets_changed: sink.changed,
+            records: Records::Replace(sink.take_records()),
             tally: sink.tally,
             ..CatalogObservation::default()
         }

@@ -10,9 +10,11 @@
 //! DOUBLE PRECISION, TIMESTAMP in UTC, no backend-specific SQL), so a PostgreSQL backend is
 //! a second connection type and a second migrations folder, not a redesign.
 
+mod datasets;
 mod links;
 mod schema;
 
+pub use datasets::{DatasetQuery, search_datasets};
 pub use links::{agency_links, link_counts, record_links};
 
 use std::collections::{HashMap, HashSet};
@@ -491,6 +493,11 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
             diesel::insert_into(service_probes::table)
                 .values(batch)
                 .execute(conn)?;
+        }
+
+        let at = now();
+        for o in observations {
+            datasets::apply(conn, &o.code, &o.catalog.records, at)?;
         }
 
         diesel::update(cycles::table.find(cycle_id))
