@@ -652,6 +652,30 @@ pub struct NationalOut {
     pub attainment: Vec<AttainmentOut>,
 }
 
+/// National attainment in one cycle, from its stored verdicts (see [`store::cycle_verdicts`]).
+pub fn attainment_of(
+    method: &crate::score::Method,
+    rows: &[(String, store::ComponentRow)],
+) -> Vec<crate::score::national::Attainment> {
+    let mut agencies: BTreeMap<&str, (AgencyKind, Vec<crate::score::Component>)> =
+        Default::default();
+    for (kind, c) in rows {
+        let kind = kind.parse().unwrap_or(AgencyKind::Province);
+        agencies
+            .entry(c.agency_code.as_str())
+            .or_insert_with(|| (kind, Vec::new()))
+            .1
+            .push(crate::score::Component {
+                id: c.component.clone(),
+                verdict: c.verdict.as_deref().and_then(crate::score::Verdict::parse),
+                points: c.points,
+                max_points: c.max_points,
+            });
+    }
+    let list: Vec<_> = agencies.into_values().collect();
+    crate::score::national::attainment(method, &list)
+}
+
 /// National attainment per target and part, per kind and overall, against each goal; and
 /// when each goal is reached at the pace of the recent cycles.
 pub async fn load_national(state: &AppState) -> Result<NationalOut, ApiError> {
@@ -661,25 +685,7 @@ pub async fn load_national(state: &AppState) -> Result<NationalOut, ApiError> {
         .store
         .run(|c| store::verdict_history(c, TREND_CYCLES))
         .await?;
-    let attainment_of = |rows: &[(String, store::ComponentRow)]| {
-        let mut agencies: BTreeMap<&str, (AgencyKind, Vec<crate::score::Component>)> =
-            Default::default();
-        for (kind, c) in rows {
-            let kind = kind.parse().unwrap_or(AgencyKind::Province);
-            agencies
-                .entry(c.agency_code.as_str())
-                .or_insert_with(|| (kind, Vec::new()))
-                .1
-                .push(crate::score::Component {
-                    id: c.component.clone(),
-                    verdict: c.verdict.as_deref().and_then(crate::score::Verdict::parse),
-                    points: c.points,
-                    max_points: c.max_points,
-                });
-        }
-        let list: Vec<_> = agencies.into_values().collect();
-        national::attainment(&method, &list)
-    };
+    let attainment_of = |rows: &[(String, store::ComponentRow)]| attainment_of(&method, rows);
     let Some((latest, rows)) = history.last() else {
         return Ok(NationalOut {
             latest_cycle: None,

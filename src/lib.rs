@@ -27,6 +27,7 @@ pub mod observation;
 pub mod pages;
 pub mod probe;
 pub mod registry;
+pub mod report;
 pub mod schedule;
 pub mod score;
 pub mod sheet;

@@ -151,7 +151,7 @@ fn movement(t: &Text, m: Option<i32>) -> (String, &'static str) {
 }
 
 /// When a cycle finished, to the minute: `2026-07-06 01:20 UTC`.
-fn when(cycle: &http::CycleInfo) -> String {
+pub(crate) fn when(cycle: &http::CycleInfo) -> String {
     let at = cycle.finished_at.as_deref().unwrap_or(&cycle.started_at);
     match at.get(..16) {
         Some(minute) => format!("{} UTC", minute.replacen('T', " ", 1)),

@@ -15,8 +15,8 @@ use crate::catalog::{DatabaseInfo, Dataset, Distribution};
 use crate::declaration::DocumentKind;
 use crate::harvest::DatasetSink;
 use crate::observation::{
-    AgencyObservation, CatalogObservation, CatalogOutcome, CheckedClaim, CheckedDocument,
-    DeclarationObservation, Failure, FailureClass, LinkSummary, ProbeObservation,
+    AgencyObservation, ApiDescription, CatalogObservation, CatalogOutcome, CheckedClaim,
+    CheckedDocument, DeclarationObservation, Failure, FailureClass, LinkSummary, ProbeObservation,
 };
 use crate::registry::{Agency, Registry};
 use crate::score::{Method, assess, rank};
@@ -100,7 +100,12 @@ fn observe(
     day: NaiveDate,
     hostile: Option<&str>,
 ) -> AgencyObservation {
-    let base = format!("https://data-{}.example", agency.code.to_lowercase());
+    // Under the simulator's top-level domain, which does not exist: never anyone's host.
+    let base = format!(
+        "https://{}.{}",
+        agency.code.to_lowercase(),
+        super::FILES_HOST
+    );
     let published = maturity > 0.15;
     let mut sink = DatasetSink::default();
     let count = if published {
@@ -188,7 +193,11 @@ fn observe(
             message: "503 Service Unavailable".into(),
         }),
         tls_expires_at: None,
-        api_description: None,
+        api_description: chance(rng, maturity).then(|| ApiDescription {
+            url: format!("{base}/lgsp/openapi.json"),
+            kind: Some("OpenAPI".into()),
+            problem: None,
+        }),
         http_version: Some("HTTP/1.1".into()),
         phases: None,
     }];

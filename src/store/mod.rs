@@ -860,6 +860,32 @@ pub fn uptime(
     Ok(out)
 }
 
+/// The finished cycles that finished in `[from, to)`, oldest first.
+pub fn cycles_between(
+    conn: &mut Conn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .filter(cycles::finished_at.ge(from))
+        .filter(cycles::finished_at.lt(to))
+        .order(cycles::id.asc())
+        .select(CycleRow::as_select())
+        .load(conn)
+}
+
+/// The last cycle that finished before `at`.
+pub fn last_cycle_before(conn: &mut Conn, at: NaiveDateTime) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .filter(cycles::finished_at.lt(at))
+        .order(cycles::id.desc())
+        .select(CycleRow::as_select())
+        .first(conn)
+        .optional()
+}
+
 /// One agency's result in every finished cycle, oldest first.
 pub fn agency_history(
     conn: &mut Conn,
