@@ -155,6 +155,28 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
 
+/// Query parameters, like axum's `Query`, but a query that does not parse is answered
+/// like every other error: a 400 with a JSON body saying why.
+pub struct Params<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(v)| Params(v))
+            .map_err(|e| ApiError::bad_request(e.body_text()))
+    }
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /api/v1/rankings")
 }
@@ -368,7 +390,7 @@ pub fn parse_kind(kind: Option<&str>) -> Result<Option<AgencyKind>, ApiError> {
     ))]
 async fn rankings(
     State(state): State<AppState>,
-    Query(q): Query<RankingQuery>,
+    Params(q): Params<RankingQuery>,
 ) -> ApiResult<Rankings> {
     let kind = parse_kind(q.kind.as_deref())?;
     Ok(Json(load_rankings(&state, kind).await?))
@@ -428,8 +450,10 @@ pub struct PointsOut {
     pub max_points: f64,
 }
 
-/// What the latest finished cycle said about an agency.
-#[derive(Debug, Clone, Serialize, ToSchema)]
+/// What the latest finished cycle said about an agency: absent, field by field, before
+/// the agency's first cycle (hence no field is required).
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+#[serde(default)]
 pub struct AgencyScored {
     pub index: f64,
     pub index_ratio: f64,
@@ -1014,7 +1038,7 @@ fn federation_dataset(
     ))]
 async fn datasets(
     State(state): State<AppState>,
-    Query(q): Query<DatasetsQuery>,
+    Params(q): Params<DatasetsQuery>,
 ) -> ApiResult<DatasetsOut> {
     Ok(Json(load_datasets(&state, &q).await?))
 }
@@ -1039,7 +1063,7 @@ pub struct ExportQuery {
     ))]
 async fn catalog_jsonld(
     State(state): State<AppState>,
-    Query(q): Query<ExportQuery>,
+    Params(q): Params<ExportQuery>,
     headers: axum::http::HeaderMap,
 ) -> Result<Response, ApiError> {
     let page = q.page.unwrap_or(1);

@@ -11,7 +11,7 @@ pub mod i18n;
 
 use askama::Template;
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -19,7 +19,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::catalog::national::web_url;
-use crate::http::{self, ApiError, AppState, FindingOut};
+use crate::http::{self, ApiError, AppState, FindingOut, Params};
 use crate::registry::AgencyKind;
 use i18n::{Lang, Text};
 
@@ -209,9 +209,13 @@ struct NationalPage {
 #[utoipa::path(get, path = "/", tag = "pages", params(LangQuery),
     responses(
         (status = 200, description = "The national page", body = String, content_type = "text/html"),
+        (status = 400, description = "A query that does not parse", body = crate::http::ErrorBody),
         (status = 503, description = "The database is not available", body = String, content_type = "text/html"),
     ))]
-pub async fn national_page(State(state): State<AppState>, Query(q): Query<LangQuery>) -> Response {
+pub async fn national_page(
+    State(state): State<AppState>,
+    Params(q): Params<LangQuery>,
+) -> Response {
     let lang = Lang::from_param(q.lang.as_deref());
     match national_view(&state, lang).await {
         Ok(page) => html(StatusCode::OK, page.render()),
@@ -404,13 +408,14 @@ struct AgencyPage {
     params(("code" = String, Path, description = "The agency's code"), FindingsQuery),
     responses(
         (status = 200, description = "The agency's page", body = String, content_type = "text/html"),
+        (status = 400, description = "A query that does not parse", body = crate::http::ErrorBody),
         (status = 404, description = "No agency with that code", body = String, content_type = "text/html"),
         (status = 503, description = "The database is not available", body = String, content_type = "text/html"),
     ))]
 pub async fn agency_page(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    Query(q): Query<FindingsQuery>,
+    Params(q): Params<FindingsQuery>,
 ) -> Response {
     let lang = Lang::from_param(q.lang.as_deref());
     let path = format!("/agencies/{}", urlencode_segment(&code));
@@ -539,13 +544,14 @@ async fn agency_view(
     params(("code" = String, Path, description = "The agency's code"), FindingsQuery),
     responses(
         (status = 200, description = "The findings, one per row", body = String, content_type = "text/csv"),
+        (status = 400, description = "A query that does not parse", body = crate::http::ErrorBody),
         (status = 404, description = "No agency with that code", body = crate::http::ErrorBody),
         (status = 503, description = "The database is not available", body = crate::http::ErrorBody),
     ))]
 pub async fn findings_csv(
     State(state): State<AppState>,
     Path(code): Path<String>,
-    Query(q): Query<FindingsQuery>,
+    Params(q): Params<FindingsQuery>,
 ) -> Result<Response, ApiError> {
     let agency = http::known(&state, &code)?;
     let rows = http::load_findings(&state, &code).await?;
@@ -611,14 +617,14 @@ struct DatasetsPage {
 #[utoipa::path(get, path = "/datasets", tag = "pages", params(LangQuery, http::DatasetsQuery),
     responses(
         (status = 200, description = "The national catalog page", body = String, content_type = "text/html"),
-        (status = 400, description = "A bad page, size or kind", body = String, content_type = "text/html"),
+        (status = 400, description = "A bad page, size or kind", body = crate::http::ErrorBody),
         (status = 404, description = "No agency with that code", body = String, content_type = "text/html"),
         (status = 503, description = "The database is not available", body = String, content_type = "text/html"),
     ))]
 pub async fn datasets_page(
     State(state): State<AppState>,
-    Query(q): Query<LangQuery>,
-    Query(search): Query<http::DatasetsQuery>,
+    Params(q): Params<LangQuery>,
+    Params(search): Params<http::DatasetsQuery>,
 ) -> Response {
     let lang = Lang::from_param(q.lang.as_deref());
     let t = lang.text();
