@@ -156,7 +156,18 @@ impl Crawler {
             .collect();
         let ranked = score::rank(scores);
 
-        let (r, o) = (ranked.clone(), observations.clone());
+        // The store takes the national catalog's records; the clone kept for the metrics
+        // goes without them, so they are never held twice.
+        let mut observations = observations;
+        let records: Vec<_> = observations
+            .iter_mut()
+            .map(|x| std::mem::take(&mut x.catalog.records))
+            .collect();
+        let mut o = observations.clone();
+        for (x, r) in o.iter_mut().zip(records) {
+            x.catalog.records = r;
+        }
+        let r = ranked.clone();
         let stored = self
             .store
             .run(move |c| {
