@@ -232,7 +232,8 @@ async fn every_page_renders_in_both_languages_in_chromium() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let (_daemon, base, _) = common::history_daemon(dir.path(), 7, CYCLES, Some(HOSTILE)).await;
+    let (_daemon, base, config) =
+        common::history_daemon(dir.path(), 7, CYCLES, Some(HOSTILE)).await;
     let registry = dtindex::registry::Registry::builtin();
     let hostile = &registry.agencies[0];
 
@@ -366,6 +367,22 @@ async fn every_page_renders_in_both_languages_in_chromium() {
                 &format!("datasets-phone-{code}"),
             )
             .await;
+
+        // The month's HTML report, opened as a file, on a phone too.
+        let report = std::process::Command::new(common::BIN)
+            .args(["report", "--config", config.to_str().unwrap()])
+            .args(["--period", "2026-06", "--format", "html", "--lang", code])
+            .output()
+            .unwrap();
+        assert!(report.status.success());
+        let file = dir.path().join(format!("report-{code}.html"));
+        std::fs::write(&file, &report.stdout).unwrap();
+        let url = format!("file://{}", file.display());
+        browser.visit(&url, &format!("report-phone-{code}")).await;
+        browser.resize(1280, 900).await;
+        browser.visit(&url, &format!("report-{code}")).await;
+        assert!(browser.text("h1").await.starts_with(t.report_title));
+        assert_eq!(browser.count("svg").await, 2);
 
         // An unknown agency: a page in the language, with a 404.
         let missing = reqwest::get(format!("{base}/agencies/NOPE?lang={code}"))
