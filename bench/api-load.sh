@@ -24,7 +24,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. bench/lib.sh
 wait_for() { for _ in $(seq 600); do curl -sf -o /dev/null "$1" && return 0; sleep 0.1; done; echo "no answer from $1" >&2; exit 1; }
 
 # A federation big enough that a cycle is still running while wrk does (100 agencies ×
@@ -80,6 +80,7 @@ non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
 print(f"{rps:.0f}\t{p99:.2f}\t{non2xx.group(1) if non2xx else 0}")'
 }
 
+{
 printf 'run\troute\trps\tp99_ms\tnon_2xx\thello_rps\tratio\n'
 for run in $(seq "$runs"); do
   for route in /api/v1/rankings "/api/v1/agencies/$code"; do
@@ -89,5 +90,6 @@ for run in $(seq "$runs"); do
       "$(python3 -c "print(f'{$rps / $hrps:.2f}')")"
   done
 done
+} | python3 bench/summarize.py --by route
 cycles=$(curl -sf "http://127.0.0.1:$api_port/metrics" | grep -E '^dtindex_cycles_total' || true)
 echo "cycles during the run: $cycles" >&2

@@ -40,6 +40,7 @@ seq 0 $((urls - 1)) | sed "s|^|http://127.0.0.1:$port/links/|" >"$work/urls.txt"
 ulimit -n 65536 2>/dev/null || true
 
 now() { date +%s.%N; }
+{
 echo "run	urls	concurrency	dtindex_s	lychee_s	ratio	dtindex_failing	lychee_failing	verdicts_differ"
 for run in $(seq "$runs"); do
   t0=$(now)
@@ -77,3 +78,4 @@ if differ:
     sys.exit(1)
 EOF
 done
+} | python3 bench/summarize.py --by urls,concurrency

@@ -3,8 +3,8 @@
 # AGENCIES agencies, each publishing a data.json of DATASETS records with LINKS links each,
 # crawled by `dtindex crawl --cycles 2` on loopback: the first cycle from an empty
 # database, the second over the unchanged federation. Reports wall time, CPU time and peak
-# RSS of each cycle; median, min and max over RUNS runs (a fresh database and a fresh
-# simulator each run).
+# RSS of each cycle, one row per run (a fresh database and a fresh simulator each run), then
+# the median with min and max (bench/summarize.py).
 #
 #   bench/national-cycle.sh [AGENCIES=100] [DATASETS=2000] [LINKS=3] [RUNS=3]
 #
@@ -13,6 +13,7 @@
 # to the global concurrency here, as in bench/links-vs-lychee.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 
 agencies=${1:-100}
 datasets=${2:-2000}
@@ -27,8 +28,9 @@ cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 ulimit -n 65536 2>/dev/null || true
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
+{
+# This group runs in a subshell (it feeds the summary): it needs the cleanup of its own.
+trap cleanup EXIT
 printf 'run\tagencies\tdatasets\tlinks\tcycle1_s\tcycle1_cpu_s\tcycle2_s\tcycle2_cpu_s\tcycle2/cycle1\tpeak_rss_mib\n'
 for run in $(seq "$runs"); do
   port=$(free_port)
@@ -40,7 +42,7 @@ for run in $(seq "$runs"); do
     sleep 0.1
   done
   rm -rf "$work/state"
-  cat >"$work/dtindex.toml" <<EOF
+  { cat <<EOF
 registry = "agencies.toml"
 targets = "$PWD/config/targets.toml"
 [server]
@@ -50,22 +52,8 @@ dir = "state"
 [schedule]
 cron = "0 0 1 * * *"
 run_at_start = true
-[crawl]
-concurrency = 8
-agency_deadline_secs = 600
-extra_ca_file = "simulator-ca.pem"
-[links]
-enabled = true
-broken_after_cycles = 3
-deadline_secs = 600
-global_concurrency = 128
-per_host_concurrency = 128
-per_host_interval_ms = 0
-retries = 0
-allow_loopback = true
-[links.hosts]
-"files.federation.dtindex" = "127.0.0.1"
 EOF
+  crawl_settings; } >"$work/dtindex.toml"
   out=$("$bin" crawl --config "$work/dtindex.toml" --cycles 2 2>"$work/crawl.err" | grep '^cycle ') || {
     cat "$work/crawl.err" >&2
     exit 1
@@ -82,3 +70,4 @@ rows = [re.search(r"in ([\d.]+)s: cpu ([\d.]+)s, peak rss (\d+) MiB", line).grou
 print(f"{run}\t{a}\t{d}\t{l}\t{w1}\t{c1}\t{w2}\t{c2}\t{float(w2) / float(w1):.3f}\t{rss}")
 ' "$run" "$agencies" "$datasets" "$links"
 done
+} | python3 bench/summarize.py --by agencies,datasets,links

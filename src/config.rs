@@ -558,6 +558,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     pub state_dir: PathBuf,
     pub database_url: String,
+    /// How long a daemon holds an agency's crawl before another may take it over (on a
+    /// database several daemons share); renewed at a third of it while the crawl runs.
+    pub work_lease: Duration,
     pub schedule: ScheduleSettings,
     pub crawl: CrawlSettings,
     pub links: LinkSettings,
@@ -632,6 +635,7 @@ impl Default for CrawlSettings {
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_CRON: &str = "0 0 1 * * *";
 pub const DEFAULT_STATE_DIR: &str = "dtindex-data";
+pub const DEFAULT_WORK_LEASE: Duration = Duration::from_secs(60);
 
 impl Settings {
     /// Defaults for a daemon keeping its state in `state_dir`.
@@ -643,6 +647,7 @@ impl Settings {
                 .parse()
                 .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 8080))),
             database_url: default_database_url(&state_dir),
+            work_lease: DEFAULT_WORK_LEASE,
             state_dir,
             schedule: ScheduleSettings {
                 cron: DEFAULT_CRON.to_string(),
@@ -736,6 +741,9 @@ impl Settings {
                 "database" => {
                     if let Some(d) = rep.decode::<RawDatabase>(value, help) {
                         database_url = d.url;
+                        if let Some(n) = positive(&mut rep, d.lease_secs, "lease_secs") {
+                            settings.work_lease = Duration::from_secs(n);
+                        }
                     }
                 }
                 "schedule" => {
@@ -777,7 +785,7 @@ impl Settings {
         settings.database_url = match database_url {
             Some(url) if !url.get_ref().trim().is_empty() => {
                 if let Err(e) = crate::store::check_database_url(url.get_ref()) {
-                    rep.error(url.span(), e.to_string(), "leave it empty for a SQLite file in the state directory, or write sqlite:///path/to/dtindex.sqlite");
+                    rep.error(url.span(), e.to_string(), "leave it empty for a SQLite file in the state directory, or write sqlite:///path/to/dtindex.sqlite or postgres://user@host/database");
                 }
                 url.into_inner()
             }
@@ -802,7 +810,7 @@ const SECTION_HELP: &[(&str, &str)] = &[
     ("state", "[state] takes dir = \"/var/lib/dtindex\""),
     (
         "database",
-        "[database] takes url = \"sqlite:///var/lib/dtindex/dtindex.sqlite\"",
+        "[database] takes url = \"sqlite:///var/lib/dtindex/dtindex.sqlite\" (or \"postgres://user@host/db\") and lease_secs = 60",
     ),
     (
         "schedule",
@@ -926,6 +934,7 @@ struct RawState {
 #[serde(deny_unknown_fields)]
 struct RawDatabase {
     url: Option<Spanned<String>>,
+    lease_secs: Option<Spanned<u64>>,
 }
 
 #[derive(Deserialize)]
@@ -1322,6 +1331,24 @@ catalog_format = "yaml"
         assert_eq!(s.database_url, "sqlite:///etc/dtindex/state/dtindex.sqlite");
         assert_eq!(s.crawl.concurrency, 3);
         assert_eq!(s.schedule.cron, "0 */5 * * * *");
+    }
+
+    #[test]
+    fn a_shared_database_and_its_lease() {
+        let s = settings(
+            "[database]\nurl = \"postgres://dt@db:5432/dtindex?application_name=dt-a\"\nlease_secs = 3\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.database_url,
+            "postgres://dt@db:5432/dtindex?application_name=dt-a"
+        );
+        assert_eq!(s.work_lease, Duration::from_secs(3));
+        assert_eq!(settings("").unwrap().work_lease, DEFAULT_WORK_LEASE);
+        let err = settings("[database]\nurl = \"mysql://x\"\nlease_secs = 0\n").unwrap_err();
+        let lines: Vec<usize> = err.diagnostics().iter().map(|d| d.line).collect();
+        assert_eq!(lines.len(), 2, "{err}");
+        assert!(lines.contains(&2) && lines.contains(&3), "{err}");
     }
 
     #[test]

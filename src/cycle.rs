@@ -40,6 +40,26 @@ pub struct Crawler {
     pub agency_deadline: Duration,
     /// Checks the catalogs' links; `None` when link checking is off.
     pub links: Option<LinkStage>,
+    /// How long this daemon holds an agency's crawl before another may take it over.
+    pub lease: Duration,
+    /// Who holds the leases this daemon takes (unique per process).
+    pub owner: String,
+}
+
+/// A name for this process's leases: host, process id and a random part, so that a
+/// restarted daemon never mistakes a dead predecessor's leases (same host and pid) for its
+/// own.
+pub fn lease_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string());
+    format!(
+        "{host}:{}:{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    )
 }
 
 /// Checking an agency's links once its catalog is read. One checker serves every agency,
@@ -95,9 +115,20 @@ impl LinkStage {
             .collect();
         let (agency, broken_after) = (agency.to_string(), self.broken_after_cycles);
         let now = chrono::Utc::now().naive_utc();
-        let recorded = store
-            .run(move |c| store::record_links(c, cycle_id, &agency, &checked, broken_after, now))
-            .await;
+        // A dropped connection must not cost the agency its link checks: tried again. The
+        // cycle's shutdown drops this future, so the token here never needs to fire.
+        let checked = Arc::new(checked);
+        let recorded = persist(
+            "recording the link checks",
+            &CancellationToken::new(),
+            || {
+                let (agency, checked) = (agency.clone(), checked.clone());
+                store.run(move |c| {
+                    store::record_links(c, cycle_id, &agency, &checked, broken_after, now)
+                })
+            },
+        )
+        .await;
         recorded
             .inspect_err(|e| tracing::warn!(error = %e, "cannot record the link checks"))
             .ok()
@@ -110,6 +141,10 @@ pub enum CycleError {
     Store(#[from] StoreError),
     #[error("the cycle was cancelled by shutdown")]
     Cancelled,
+    #[error("the cycle of this tick has already run (another daemon ran it)")]
+    AlreadyRan,
+    #[error("another daemon could not store the cycle and abandoned it")]
+    Abandoned,
 }
 
 #[derive(Debug, Clone)]
@@ -117,18 +152,103 @@ pub struct CycleReport {
     pub cycle_id: i64,
     pub agencies: usize,
     pub duration: Duration,
+    /// The ranking, when this daemon scored the cycle; empty when another daemon did.
     pub ranked: Vec<Ranked>,
+    /// How many agencies this daemon crawled.
+    pub crawled: usize,
+}
+
+/// The agencies this daemon's workers are crawling, whose leases it renews.
+type Held = Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// Tries a store step again after a failure (a dropped connection, a server restarting,
+/// a statement timeout), backing off, until it succeeds, the cycle is cancelled, or it has
+/// failed for about a minute and a half.
+async fn persist<T, F, Fut>(
+    what: &str,
+    cancel: &CancellationToken,
+    mut step: F,
+) -> Result<T, CycleError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let mut wait = Duration::from_millis(100);
+    let mut attempt = 1;
+    loop {
+        match step().await {
+            Ok(v) => return Ok(v),
+            Err(e) if attempt >= STORE_ATTEMPTS => return Err(e.into()),
+            Err(e) => {
+                tracing::warn!(error = %e, attempt, "{what} failed; trying again");
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = cancel.cancelled() => return Err(CycleError::Cancelled),
+                }
+                wait = (wait * 2).min(Duration::from_secs(5));
+                attempt += 1;
+            }
+        }
+    }
+}
+
+const STORE_ATTEMPTS: u32 = 20;
+
+/// Sets the per-agency and national gauges and the time of the last success from the
+/// latest finished cycle in the store.
+pub async fn publish_latest(
+    store: &Store,
+    metrics: &Metrics,
+    method: &score::Method,
+) -> Result<(), StoreError> {
+    let latest = store.run(store::latest_snapshots).await?;
+    metrics.publish(&latest, method);
+    if let Some(cycle) = store.run(store::latest_finished_cycle).await?
+        && let Some(finished) = cycle.finished_at
+    {
+        metrics
+            .last_success
+            .set(finished.and_utc().timestamp() as f64);
+    }
+    Ok(())
 }
 
 impl Crawler {
-    /// Runs one full cycle. Agency failures are findings; only the store or a shutdown can
-    /// fail the cycle, and then it is marked abandoned and the previous cycle stays served.
+    /// Runs one full cycle (or joins the one running). Agency failures are findings; only
+    /// the store or a shutdown can fail the cycle, and then the previous cycle stays served.
     pub async fn run_cycle(&self, cancel: &CancellationToken) -> Result<CycleReport, CycleError> {
+        self.run_cycle_at(None, cancel).await
+    }
+
+    /// [`Crawler::run_cycle`] for the schedule's tick `slot` (Unix seconds): daemons that
+    /// tick together share one cycle, and a tick whose cycle already ran does nothing.
+    pub async fn run_cycle_at(
+        &self,
+        slot: Option<i64>,
+        cancel: &CancellationToken,
+    ) -> Result<CycleReport, CycleError> {
         let started = Instant::now();
-        let cycle_id = self.store.run(store::begin_cycle).await.inspect_err(|_| {
+        let codes: Vec<String> = self
+            .live
+            .current()
+            .registry
+            .agencies
+            .iter()
+            .map(|a| a.code.clone())
+            .collect();
+        let joined = persist("starting the cycle", cancel, || {
+            let codes = codes.clone();
+            self.store
+                .run(move |c| store::work::join_or_begin(c, slot, &codes))
+        })
+        .await
+        .inspect_err(|_| {
             self.metrics.cycles.with_label_values(&["failed"]).inc();
         })?;
-        self.complete(cycle_id, started, cancel)
+        let Some((cycle_id, created)) = joined else {
+            return Err(CycleError::AlreadyRan);
+        };
+        self.complete(cycle_id, created, started, cancel)
             .instrument(tracing::info_span!("cycle", cycle_id))
             .await
     }
@@ -136,76 +256,158 @@ impl Crawler {
     async fn complete(
         &self,
         cycle_id: i64,
+        created: bool,
         started: Instant,
         cancel: &CancellationToken,
     ) -> Result<CycleReport, CycleError> {
         let live = self.live.current();
-        tracing::info!(agencies = live.registry.agencies.len(), "cycle started");
+        tracing::info!(
+            agencies = live.registry.agencies.len(),
+            joined = !created,
+            "cycle started"
+        );
 
-        let previous = self.store.run(store::load_harvest_states).await?;
-        let (observations, states) = tokio::select! {
-            obs = self.observe_all(&live.registry, &previous, cycle_id) => obs,
+        let previous = persist("reading the harvest states", cancel, || {
+            self.store.run(store::load_harvest_states)
+        })
+        .await?;
+        let crawled = tokio::select! {
+            mine = self.crawl_shared(&live.registry, &previous, cycle_id) => mine,
             _ = cancel.cancelled() => {
-                self.abandon(cycle_id).await;
+                self.stop_working(cycle_id).await;
                 return Err(CycleError::Cancelled);
             }
         };
-        let scores = observations
-            .iter()
-            .map(|o| score::assess(o, &live.method, score::today()))
-            .collect();
-        let ranked = score::rank(scores);
 
-        // The store takes the national catalog's records; the clone kept for the metrics
-        // goes without them, so they are never held twice.
-        let mut observations = observations;
-        let records: Vec<_> = observations
-            .iter_mut()
-            .map(|x| std::mem::take(&mut x.catalog.records))
-            .collect();
-        let mut o = observations.clone();
-        for (x, r) in o.iter_mut().zip(records) {
-            x.catalog.records = r;
-        }
-        let r = ranked.clone();
-        let stored = self
-            .store
-            .run(move |c| {
-                let results = store::CycleResults {
-                    ranked: &r,
-                    observations: &o,
-                    states: &states,
-                };
-                store::finish_cycle(c, cycle_id, &results)
+        let registry = live.registry.clone();
+        let method = live.method.clone();
+        let scored = persist("scoring the cycle", cancel, || {
+            let (registry, method) = (registry.clone(), method.clone());
+            self.store.run(move |c| {
+                store::work::score_once(c, cycle_id, |crawls| {
+                    score_crawls(&registry, &method, crawls)
+                })
             })
-            .await;
-        if let Err(e) = stored {
-            tracing::error!(error = %e, "cannot store the cycle");
-            self.metrics.cycles.with_label_values(&["failed"]).inc();
-            self.abandon(cycle_id).await;
-            return Err(e.into());
-        }
+        })
+        .await;
+        let scored = match scored {
+            Ok(scored) => scored,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot store the cycle");
+                self.metrics.cycles.with_label_values(&["failed"]).inc();
+                // Every agency is crawled, but the results do not store: abandoned (the
+                // previous cycle stays served), so that the next tick starts afresh rather
+                // than joining this one again. If the database cannot be reached to say
+                // so, the next tick joins it and tries the scoring again.
+                if matches!(e, CycleError::Cancelled) {
+                    self.stop_working(cycle_id).await;
+                } else {
+                    self.abandon(cycle_id).await;
+                }
+                return Err(e);
+            }
+        };
+        let (ranked, agencies) = match scored {
+            Some((ranked, _)) => {
+                let n = ranked.len();
+                (ranked, n)
+            }
+            None => {
+                // Another daemon got there first: it finished the cycle, or gave up on it.
+                let row = persist("reading the cycle back", cancel, || {
+                    self.store.run(move |c| store::work::cycle(c, cycle_id))
+                })
+                .await?;
+                match row {
+                    Some(row) if row.status == "finished" => {
+                        (Vec::new(), usize::try_from(row.agencies).unwrap_or(0))
+                    }
+                    _ => {
+                        self.metrics.cycles.with_label_values(&["abandoned"]).inc();
+                        return Err(CycleError::Abandoned);
+                    }
+                }
+            }
+        };
 
         let duration = started.elapsed();
-        // The gauges come from the store, as at start: one source for both, and the
-        // streaks that span cycles are only there.
-        match self.store.run(store::latest_snapshots).await {
-            Ok(snapshots) => self.metrics.publish(&snapshots, &live.method),
-            Err(e) => tracing::warn!(error = %e, "cannot read the cycle back for the metrics"),
-        }
-        self.metrics.count_observations(&observations);
+        self.publish_from_store().await;
+        self.metrics.count_observations(&crawled);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
-        self.metrics
-            .last_success
-            .set(chrono::Utc::now().timestamp() as f64);
-        tracing::info!(duration_ms = duration.as_millis() as u64, "cycle finished");
+        tracing::info!(
+            duration_ms = duration.as_millis() as u64,
+            crawled = crawled.len(),
+            scored_here = !ranked.is_empty(),
+            "cycle finished"
+        );
         Ok(CycleReport {
             cycle_id,
-            agencies: ranked.len(),
+            agencies,
             duration,
             ranked,
+            crawled: crawled.len(),
         })
+    }
+
+    /// Sets the per-agency gauges from the latest finished cycle in the store, whoever
+    /// scored it: one source for every daemon sharing the database (so each exports the
+    /// same values), and the streaks that span cycles are only there.
+    pub async fn publish_from_store(&self) {
+        let method = self.live.current().method.clone();
+        if let Err(e) = publish_latest(&self.store, &self.metrics, &method).await {
+            tracing::warn!(error = %e, "cannot read the cycle back for the metrics");
+        }
+    }
+
+    /// Renews the leases of the agencies in `held` at a third of their length, for as
+    /// long as the returned set lives. A renewal that fails (the connection dropped) is
+    /// tried again at the next turn, well before the lease runs out. Only what a worker is
+    /// crawling is renewed: a claim whose answer was lost with its connection is left to
+    /// expire and be claimed again, not held forever.
+    fn renew_leases(&self, cycle_id: i64, held: Held) -> JoinSet<()> {
+        let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
+        let mut renewal = JoinSet::new();
+        renewal.spawn(async move {
+            let mut ticks = tokio::time::interval(lease / 3);
+            loop {
+                ticks.tick().await;
+                let codes: Vec<String> = held
+                    .lock()
+                    .map(|h| h.iter().cloned().collect())
+                    .unwrap_or_default();
+                if codes.is_empty() {
+                    continue;
+                }
+                let owner = owner.clone();
+                if let Err(e) = store
+                    .run(move |c| store::work::renew(c, cycle_id, &owner, &codes, lease))
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot renew the crawl leases");
+                }
+            }
+        });
+        renewal
+    }
+
+    /// A cycle this daemon stops working on: alone on SQLite it is abandoned (the previous
+    /// cycle stays served); on a shared database its leases are given back for the other
+    /// daemons to finish it.
+    async fn stop_working(&self, cycle_id: i64) {
+        if !self.store.is_shared() {
+            self.abandon(cycle_id).await;
+            return;
+        }
+        let owner = self.owner.clone();
+        if let Err(e) = self
+            .store
+            .run(move |c| store::work::release(c, cycle_id, &owner))
+            .await
+        {
+            // They expire anyway.
+            tracing::warn!(error = %e, cycle_id, "cannot release the crawl leases");
+        }
     }
 
     async fn abandon(&self, cycle_id: i64) {
@@ -220,6 +422,134 @@ impl Crawler {
         }
     }
 
+    /// Crawls agencies of the cycle as long as there are some to claim, `concurrency` at a
+    /// time, and records each; waits for those other daemons hold, taking over any whose
+    /// lease expires. Returns what this daemon observed.
+    async fn crawl_shared(
+        &self,
+        registry: &Registry,
+        previous: &HashMap<String, HarvestState>,
+        cycle_id: i64,
+    ) -> Vec<AgencyObservation> {
+        let agencies: Arc<HashMap<String, Agency>> = Arc::new(
+            registry
+                .agencies
+                .iter()
+                .map(|a| (a.code.clone(), a.clone()))
+                .collect(),
+        );
+        let previous = Arc::new(previous.clone());
+        // Agencies of the cycle this daemon's registry does not know (it was reloaded
+        // differently from the others'): left for a daemon that knows them.
+        let unknown = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let poll = (self.lease / 6).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        let held = Held::default();
+        let _renewal = self.renew_leases(cycle_id, held.clone());
+        let mut workers = JoinSet::new();
+        for _ in 0..self.concurrency.max(1) {
+            let (agencies, previous, unknown) =
+                (agencies.clone(), previous.clone(), unknown.clone());
+            let held = held.clone();
+            let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
+            let stage = self.agency_stage();
+            workers.spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let skip = unknown.lock().map(|u| u.clone()).unwrap_or_default();
+                    let o = owner.clone();
+                    let claimed = store
+                        .run(move |c| store::work::claim(c, cycle_id, &o, lease, &skip))
+                        .await;
+                    let code = match claimed {
+                        Ok(Some(code)) => {
+                            if let Ok(mut h) = held.lock() {
+                                h.insert(code.clone());
+                            }
+                            code
+                        }
+                        Ok(None) => match store.run(move |c| store::work::remaining(c, cycle_id)).await {
+                            Ok(0) => return mine,
+                            Ok(_) | Err(_) => {
+                                tokio::time::sleep(poll).await;
+                                continue;
+                            }
+                        },
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot claim an agency; trying again");
+                            tokio::time::sleep(poll).await;
+                            continue;
+                        }
+                    };
+                    let Some(agency) = agencies.get(&code).cloned() else {
+                        tracing::error!(agency = %code, "the cycle lists an agency this daemon's registry does not; leaving it to another daemon");
+                        if let Ok(mut h) = held.lock() {
+                            h.remove(&code);
+                        }
+                        if let Ok(mut u) = unknown.lock() {
+                            u.push(code);
+                        }
+                        let o = owner.clone();
+                        let _ = store.run(move |c| store::work::release(c, cycle_id, &o)).await;
+                        continue;
+                    };
+                    let before = previous.get(&code).cloned();
+                    let (obs, state) = stage.observe_isolated(agency, before, cycle_id).await;
+                    let observation = match serde_json::to_string(&obs) {
+                        Ok(json) => json,
+                        Err(e) => {
+                            tracing::error!(error = %e, agency = %code, "cannot serialise the observation");
+                            continue;
+                        }
+                    };
+                    let state = state.as_ref().and_then(|s| serde_json::to_string(s).ok());
+                    let kept = loop {
+                        let (o, agency, observation, state) =
+                            (owner.clone(), code.clone(), observation.clone(), state.clone());
+                        match store
+                            .run(move |c| {
+                                store::work::complete(c, cycle_id, &agency, &o, &observation, state.as_deref())
+                            })
+                            .await
+                        {
+                            Ok(kept) => break kept,
+                            Err(e) => {
+                                tracing::warn!(error = %e, agency = %code, "cannot record the crawl; trying again");
+                                tokio::time::sleep(poll).await;
+                            }
+                        }
+                    };
+                    if let Ok(mut h) = held.lock() {
+                        h.remove(&code);
+                    }
+                    if kept {
+                        mine.push(obs);
+                    } else {
+                        tracing::warn!(agency = %code, "the lease ran out and another daemon took the agency over; this crawl is dropped");
+                    }
+                }
+            });
+        }
+        let mut mine = Vec::new();
+        while let Some(joined) = workers.join_next().await {
+            match joined {
+                Ok(observed) => mine.extend(observed),
+                Err(e) => tracing::error!(error = %e, "a crawl worker failed"),
+            }
+        }
+        mine
+    }
+
+    fn agency_stage(&self) -> AgencyStage {
+        AgencyStage {
+            fetcher: self.fetcher.clone(),
+            deadline: self.agency_deadline,
+            links: self.links.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            permits: None,
+        }
+    }
+
     /// Observes every agency, in registry order, and returns the harvest state to keep for
     /// each agency whose catalog was read. Link checks are recorded as `cycle_id`'s.
     /// Dropping the future aborts the tasks.
@@ -229,49 +559,17 @@ impl Crawler {
         previous: &HashMap<String, HarvestState>,
         cycle_id: i64,
     ) -> (Vec<AgencyObservation>, Vec<(String, HarvestState)>) {
-        let permits = Arc::new(Semaphore::new(self.concurrency.max(1)));
+        let stage = AgencyStage {
+            permits: Some(Arc::new(Semaphore::new(self.concurrency.max(1)))),
+            ..self.agency_stage()
+        };
         let mut tasks = JoinSet::new();
         for (i, agency) in registry.agencies.iter().enumerate() {
-            let agency = agency.clone();
-            let fetcher = self.fetcher.clone();
-            let permits = permits.clone();
-            let deadline = self.agency_deadline;
+            let (stage, agency) = (stage.clone(), agency.clone());
             let before = previous.get(&agency.code).cloned();
-            let (links, store, metrics) =
-                (self.links.clone(), self.store.clone(), self.metrics.clone());
             let span = tracing::info_span!("agency", agency = %agency.code);
             tasks.spawn(
-                async move {
-                    let permit = permits.acquire_owned().await;
-                    let observed =
-                        tokio::time::timeout(deadline, observe(&fetcher, &agency, before.as_ref()))
-                            .await;
-                    // Link checks have their own limits: the next agency's harvest can start.
-                    drop(permit);
-                    let mut obs = observed.unwrap_or_else(|_| {
-                        let why = format!(
-                            "the agency's catalog and services took longer than the {}s limit",
-                            deadline.as_secs()
-                        );
-                        (cut_off(&agency, why), None)
-                    });
-                    if let (Some(stage), (o, Some(state))) = (&links, &mut obs) {
-                        o.links = stage
-                            .check(&store, &metrics, cycle_id, &o.code, state)
-                            .await;
-                    }
-                    let (o, _) = &obs;
-                    tracing::info!(
-                        catalog = o.catalog.outcome.as_str(),
-                        unchanged = o.catalog.unchanged,
-                        datasets = o.catalog.datasets,
-                        services_up = o.services.iter().filter(|p| p.is_up()).count(),
-                        services_down = o.services.iter().filter(|p| !p.is_up()).count(),
-                        "agency observed"
-                    );
-                    (i, obs)
-                }
-                .instrument(span),
+                async move { (i, stage.observe(&agency, before, cycle_id).await) }.instrument(span),
             );
         }
         let mut slots: Vec<Option<(AgencyObservation, Option<HarvestState>)>> =
@@ -286,16 +584,7 @@ impl Crawler {
         let mut observations = Vec::with_capacity(slots.len());
         let mut states = Vec::new();
         for (slot, agency) in slots.into_iter().zip(registry.agencies.iter()) {
-            let failed = || {
-                (
-                    cut_off(
-                        agency,
-                        "the crawl of this agency failed inside dtindex".to_string(),
-                    ),
-                    None,
-                )
-            };
-            let (obs, state) = slot.unwrap_or_else(failed);
+            let (obs, state) = slot.unwrap_or_else(|| (crashed(agency), None));
             if let Some(state) = state {
                 states.push((agency.code.clone(), state));
             }
@@ -303,6 +592,146 @@ impl Crawler {
         }
         (observations, states)
     }
+}
+
+/// What observing one agency needs; cloned into each agency's task.
+#[derive(Clone)]
+struct AgencyStage {
+    fetcher: Fetcher,
+    deadline: Duration,
+    links: Option<LinkStage>,
+    store: Store,
+    metrics: Metrics,
+    /// Bounds how many agencies are harvested at once, when they are all started together.
+    permits: Option<Arc<Semaphore>>,
+}
+
+impl AgencyStage {
+    /// Observes one agency under its deadline, then checks its links (recorded as
+    /// `cycle_id`'s).
+    async fn observe(
+        &self,
+        agency: &Agency,
+        before: Option<HarvestState>,
+        cycle_id: i64,
+    ) -> (AgencyObservation, Option<HarvestState>) {
+        let permit = match &self.permits {
+            Some(p) => p.clone().acquire_owned().await.ok(),
+            None => None,
+        };
+        let observed = tokio::time::timeout(
+            self.deadline,
+            observe(&self.fetcher, agency, before.as_ref()),
+        )
+        .await;
+        // Link checks have their own limits: the next agency's harvest can start.
+        drop(permit);
+        let mut obs = observed.unwrap_or_else(|_| {
+            let why = format!(
+                "the agency's catalog and services took longer than the {}s limit",
+                self.deadline.as_secs()
+            );
+            (cut_off(agency, why), None)
+        });
+        if let (Some(stage), (o, Some(state))) = (&self.links, &mut obs) {
+            o.links = stage
+                .check(&self.store, &self.metrics, cycle_id, &o.code, state)
+                .await;
+        }
+        let (o, _) = &obs;
+        tracing::info!(
+            catalog = o.catalog.outcome.as_str(),
+            unchanged = o.catalog.unchanged,
+            datasets = o.catalog.datasets,
+            services_up = o.services.iter().filter(|p| p.is_up()).count(),
+            services_down = o.services.iter().filter(|p| !p.is_up()).count(),
+            "agency observed"
+        );
+        obs
+    }
+
+    /// [`AgencyStage::observe`] in a task of its own, so that a bug that panics on one
+    /// agency's input costs that agency a finding, and the worker goes on.
+    async fn observe_isolated(
+        &self,
+        agency: Agency,
+        before: Option<HarvestState>,
+        cycle_id: i64,
+    ) -> (AgencyObservation, Option<HarvestState>) {
+        let (stage, a) = (self.clone(), agency.clone());
+        let span = tracing::info_span!("agency", agency = %agency.code);
+        // In a set of its own, so that it is aborted if the cycle is (dropping the set).
+        let mut task = JoinSet::new();
+        task.spawn(async move { stage.observe(&a, before, cycle_id).await }.instrument(span));
+        match task.join_next().await {
+            Some(Ok(observed)) => observed,
+            None => (crashed(&agency), None),
+            Some(Err(e)) => {
+                tracing::error!(error = %e, agency = %agency.code, "an agency's crawl task failed");
+                (crashed(&agency), None)
+            }
+        }
+    }
+}
+
+/// Scores a cycle's stored crawls: every agency of `registry` gets a result, in registry
+/// order (one whose crawl is missing or does not read back counts as failed, with the
+/// reason), then any crawled agency the registry no longer lists.
+fn score_crawls(
+    registry: &Registry,
+    method: &score::Method,
+    crawls: Vec<store::work::StoredCrawl>,
+) -> (store::work::Scored, Vec<(String, HarvestState)>) {
+    let mut by_code: HashMap<String, store::work::StoredCrawl> =
+        crawls.into_iter().map(|c| (c.agency.clone(), c)).collect();
+    let mut observations = Vec::with_capacity(registry.agencies.len());
+    let mut states = Vec::new();
+    let mut take = |crawl: store::work::StoredCrawl, agency: Option<&Agency>| {
+        let obs = match (crawl.observation, agency) {
+            (Ok(obs), _) => obs,
+            (Err(why), Some(agency)) => cut_off(agency, why),
+            (Err(why), None) => {
+                tracing::warn!(agency = %crawl.agency, "{why}");
+                return;
+            }
+        };
+        if let Some(state) = crawl.state {
+            states.push((crawl.agency, state));
+        }
+        observations.push(obs);
+    };
+    for agency in &registry.agencies {
+        match by_code.remove(&agency.code) {
+            Some(crawl) => take(crawl, Some(agency)),
+            None => take(
+                store::work::StoredCrawl {
+                    agency: agency.code.clone(),
+                    observation: Err("the agency was not crawled in this cycle".to_string()),
+                    state: None,
+                },
+                Some(agency),
+            ),
+        }
+    }
+    let mut rest: Vec<_> = by_code.into_values().collect();
+    rest.sort_by(|a, b| a.agency.cmp(&b.agency));
+    for crawl in rest {
+        take(crawl, None);
+    }
+    let today = score::today();
+    let scores = observations
+        .iter()
+        .map(|o| score::assess(o, method, today))
+        .collect();
+    ((score::rank(scores), observations), states)
+}
+
+/// The observation of an agency whose crawl task failed inside dtindex.
+fn crashed(agency: &Agency) -> AgencyObservation {
+    cut_off(
+        agency,
+        "the crawl of this agency failed inside dtindex".to_string(),
+    )
 }
 
 /// Harvests an agency's catalog, reads its declaration and probes its services (the

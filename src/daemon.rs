@@ -36,7 +36,13 @@ pub async fn open_store(
     let store = tokio::task::spawn_blocking(move || Store::open(&url))
         .await?
         .with_context(|| format!("opening the database {}", settings.database_url))?;
-    let abandoned = store.run(store::abandon_unfinished).await?;
+    // Alone on its database, a daemon that starts knows no cycle is running; on a shared
+    // one, a running cycle is other daemons' work (or, if they died, left to be joined).
+    let abandoned = if store.is_shared() {
+        0
+    } else {
+        store.run(store::abandon_unfinished).await?
+    };
     if abandoned > 0 {
         tracing::warn!(
             abandoned,
@@ -44,15 +50,7 @@ pub async fn open_store(
         );
     }
     let metrics = Metrics::new().context("creating the metrics registry")?;
-    let latest = store.run(store::latest_snapshots).await?;
-    metrics.publish(&latest, method);
-    if let Some(cycle) = store.run(store::latest_finished_cycle).await?
-        && let Some(finished) = cycle.finished_at
-    {
-        metrics
-            .last_success
-            .set(finished.and_utc().timestamp() as f64);
-    }
+    crate::cycle::publish_latest(&store, &metrics, method).await?;
     Ok((store, metrics))
 }
 
@@ -70,6 +68,8 @@ pub fn crawler(
         concurrency: settings.crawl.concurrency,
         agency_deadline: settings.crawl.agency_deadline,
         links: link_stage(settings)?,
+        lease: settings.work_lease,
+        owner: crate::cycle::lease_owner(),
     })
 }
 
@@ -117,16 +117,20 @@ pub async fn run(
             metrics.clone(),
             cycles_cancel.clone(),
         );
-        move || {
+        move |slot: Option<i64>| {
             let (crawler, cancel) = (crawler.clone(), cancel.clone());
             let started = flight.try_spawn(async move {
-                match crawler.run_cycle(&cancel).await {
+                match crawler.run_cycle_at(slot, &cancel).await {
                     Ok(report) => tracing::info!(
                         cycle_id = report.cycle_id,
                         agencies = report.agencies,
                         "cycle stored"
                     ),
                     Err(CycleError::Cancelled) => tracing::info!("cycle cancelled by shutdown"),
+                    Err(CycleError::AlreadyRan) => {
+                        tracing::info!("this tick's cycle was run by another daemon");
+                        crawler.publish_from_store().await;
+                    }
                     Err(e) => tracing::error!(error = %e, "cycle failed"),
                 }
             });
@@ -137,9 +141,9 @@ pub async fn run(
         }
     };
     if settings.schedule.run_at_start {
-        tick();
+        tick(None);
     }
-    let mut scheduler = schedule::start(&settings.schedule.cron, tick)
+    let mut scheduler = schedule::start(&settings.schedule.cron, move |slot| tick(Some(slot)))
         .await
         .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
 

@@ -81,12 +81,16 @@ pub enum Body {
     File(std::fs::File),
 }
 
+/// A body reader that can also go back: a parser's fast path may give up and read again.
+pub trait ReadSeek: std::io::Read + std::io::Seek {}
+impl<T: std::io::Read + std::io::Seek> ReadSeek for T {}
+
 /// Bodies above this size are spooled to disk while they arrive.
 pub const SPOOL_THRESHOLD: usize = 4 * 1024 * 1024;
 
 impl Body {
     /// A reader over the whole body, from its first byte.
-    pub fn reader(self) -> std::io::Result<Box<dyn std::io::Read + Send>> {
+    pub fn reader(self) -> std::io::Result<Box<dyn ReadSeek + Send>> {
         use std::io::Seek as _;
         Ok(match self {
             Body::Memory(bytes) => Box::new(std::io::Cursor::new(bytes)),

@@ -10,7 +10,7 @@ use crate::declaration::DocumentKind;
 use crate::registry::AgencyKind;
 use crate::score::QualityTally;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AgencyObservation {
     pub code: String,
     pub kind: AgencyKind,
@@ -40,7 +40,7 @@ pub struct LinkSummary {
 }
 
 /// The agency's declaration and what checking its claims found.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct DeclarationObservation {
     pub url: Option<String>,
     pub outcome: CatalogOutcome,
@@ -49,7 +49,7 @@ pub struct DeclarationObservation {
     pub platform: Option<CheckedClaim>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckedDocument {
     pub kind: DocumentKind,
     pub number: Option<String>,
@@ -58,7 +58,7 @@ pub struct CheckedDocument {
 }
 
 /// A claim with a URL, and whether the URL answered.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckedClaim {
     /// For a platform: whether it is said to be deployed; for a document: always true.
     pub claimed: bool,
@@ -95,9 +95,13 @@ pub struct CatalogObservation {
     pub tally: QualityTally,
     /// What else was noticed on the way, each worth telling the agency.
     pub notes: Vec<Note>,
-    /// The datasets read, for the national catalog. Not kept in the harvest state: the
-    /// store holds them.
-    #[serde(skip)]
+    /// The datasets read, for the national catalog: carried with the observation (shared
+    /// daemons hand observations on through the database) until the cycle is stored. The
+    /// harvest state keeps none (see `harvest_into`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::catalog::national::Records::is_keep"
+    )]
     pub records: crate::catalog::national::Records,
 }
 
@@ -196,7 +200,7 @@ impl FailureClass {
 }
 
 /// Whether a service publishes a description of its API, and where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiDescription {
     pub url: String,
     /// OpenAPI, Swagger or WSDL, recognised in the document's first bytes.
@@ -205,7 +209,7 @@ pub struct ApiDescription {
     pub problem: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProbeObservation {
     pub url: String,
     pub platform: Option<String>,

@@ -50,16 +50,19 @@ impl SingleFlight {
     }
 }
 
-/// Starts the cron scheduler, calling `tick` on every firing (in UTC).
+/// Starts the cron scheduler, calling `tick` on every firing (in UTC) with the firing's
+/// slot: the second it was due, in Unix seconds. Daemons sharing a database agree on a
+/// cycle by its slot; the scheduler fires a little after the second it is due (it checks
+/// twice a second), so the second it fires in is the one it was due in.
 pub async fn start<F>(cron: &str, tick: F) -> Result<JobScheduler, JobSchedulerError>
 where
-    F: Fn() + Send + Sync + 'static,
+    F: Fn(i64) + Send + Sync + 'static,
 {
     let tick = Arc::new(tick);
     let scheduler = JobScheduler::new().await?;
     let job = Job::new_async(cron, move |_, _| {
         let tick = tick.clone();
-        Box::pin(async move { tick() })
+        Box::pin(async move { tick(chrono::Utc::now().timestamp()) })
     })?;
     scheduler.add(job).await?;
     scheduler.start().await?;
@@ -108,16 +111,20 @@ mod tests {
     #[tokio::test]
     async fn the_scheduler_fires_in_utc() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut scheduler = start("* * * * * *", move || {
-            let _ = tx.send(chrono::Utc::now());
+        let mut scheduler = start("* * * * * *", move |slot| {
+            let _ = tx.send((chrono::Utc::now(), slot));
         })
         .await
         .unwrap();
         let fired = tokio::time::timeout(std::time::Duration::from_secs(10), rx.recv()).await;
         scheduler.shutdown().await.unwrap();
+        let Ok(Some((at, slot))) = fired else {
+            panic!("the every-second job never fired");
+        };
+        // The slot is the second it fired in (not one it is late into).
         assert!(
-            matches!(fired, Ok(Some(_))),
-            "the every-second job never fired"
+            slot <= at.timestamp() && at.timestamp() - slot <= 1,
+            "{slot} {at}"
         );
     }
 }

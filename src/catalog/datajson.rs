@@ -1,11 +1,12 @@
 //! DCAT-US / Project Open Data `data.json` (v1.1 object, or the v1.0 bare array).
 
 use std::fmt;
-use std::io::Read;
+use std::io::{Read, Seek, SeekFrom};
 
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::records::{Bail, Splitter};
 use super::{
     CatalogError, CatalogSummary, Dataset, Distribution, FieldProblem, SchemaCheck, SchemaIssue,
 };
@@ -101,12 +102,37 @@ pub fn check_record(record: &Value) -> SchemaCheck {
 
 /// Parses a DCAT-US `data.json` (v1.1 object, or the v1.0 bare array of datasets), calling
 /// `each` for every dataset in document order.
-pub fn parse_datajson<R: Read>(
-    reader: R,
-    each: impl FnMut(Dataset),
+///
+/// A well-formed catalog is split into records that are parsed from slices (see
+/// [`super::records`]); when that fast path meets anything unexpected, the document is read
+/// again from where it started by serde_json's streaming parser, which gives the precise
+/// error, skipping the records already handed to `each`.
+pub fn parse_datajson<R: Read + Seek>(
+    mut reader: R,
+    mut each: impl FnMut(Dataset),
 ) -> Result<CatalogSummary, CatalogError> {
+    let origin = reader
+        .stream_position()
+        .map_err(|e| CatalogError::Io(e.to_string()))?;
+    let mut delivered = 0;
+    let fast = split_catalog(&mut reader, |bytes| {
+        let record: Value = serde_json::from_slice(bytes).map_err(|_| Bail)?;
+        delivered += 1;
+        each(dataset_from_record(record));
+        Ok(())
+    });
+    if let Ok(summary) = fast {
+        return Ok(summary);
+    }
+    reader
+        .seek(SeekFrom::Start(origin))
+        .map_err(|e| CatalogError::Io(e.to_string()))?;
     let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(reader));
-    let summary = CatalogSeed { each }.deserialize(&mut de)?;
+    let summary = CatalogSeed {
+        each,
+        skip: delivered,
+    }
+    .deserialize(&mut de)?;
     de.end()?;
     Ok(summary)
 }
@@ -114,12 +140,104 @@ pub fn parse_datajson<R: Read>(
 /// Convenience for tests and small catalogs: every dataset in a vector.
 pub fn parse_datajson_all(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), CatalogError> {
     let mut all = Vec::new();
-    let summary = parse_datajson(bytes, |d| all.push(d))?;
+    let summary = parse_datajson(std::io::Cursor::new(bytes), |d| all.push(d))?;
     Ok((summary, all))
 }
 
+/// A record as the catalog's datasets are: schema-checked, then mapped leniently.
+fn dataset_from_record(record: Value) -> Dataset {
+    let schema = check_record(&record);
+    let mut dataset = dataset_from_value(record);
+    dataset.schema = Some(schema);
+    dataset
+}
+
+/// The fast path: the catalog's structure walked by [`Splitter`], each record's bytes
+/// handed to `record`. Gives up on anything the careful path would report or treat
+/// differently.
+fn split_catalog<R: Read>(
+    reader: R,
+    mut record: impl FnMut(&[u8]) -> Result<(), Bail>,
+) -> Result<CatalogSummary, Bail> {
+    let mut s = Splitter::new(reader);
+    let mut summary = CatalogSummary::default();
+    match s.peek()? {
+        Some(b'{') => {
+            s.expect(b'{')?;
+            let mut saw_datasets = false;
+            loop {
+                let key: String = serde_json::from_slice(s.value()?).map_err(|_| Bail)?;
+                s.expect(b':')?;
+                match key.as_str() {
+                    "dataset" if !saw_datasets => {
+                        saw_datasets = true;
+                        s.expect(b'[')?;
+                        summary.datasets = split_records(&mut s, &mut record)?;
+                    }
+                    "conformsTo" => {
+                        if let Value::String(c) =
+                            serde_json::from_slice(s.value()?).map_err(|_| Bail)?
+                        {
+                            summary.conforms_to = Some(c);
+                        }
+                    }
+                    // A second `dataset` is an error the careful path names.
+                    "dataset" => return Err(Bail),
+                    _ => {
+                        serde_json::from_slice::<IgnoredAny>(s.value()?).map_err(|_| Bail)?;
+                    }
+                }
+                if s.peek()? == Some(b',') {
+                    s.expect(b',')?;
+                } else {
+                    s.expect(b'}')?;
+                    break;
+                }
+            }
+            if !saw_datasets {
+                return Err(Bail);
+            }
+        }
+        Some(b'[') => {
+            s.expect(b'[')?;
+            summary.datasets = split_records(&mut s, &mut record)?;
+        }
+        _ => return Err(Bail),
+    }
+    // Trailing characters are an error the careful path names.
+    match s.peek()? {
+        None => Ok(summary),
+        Some(_) => Err(Bail),
+    }
+}
+
+/// The elements of an array whose `[` has been read, up to and including its `]`.
+fn split_records<R: Read>(
+    s: &mut Splitter<R>,
+    record: &mut impl FnMut(&[u8]) -> Result<(), Bail>,
+) -> Result<usize, Bail> {
+    let mut count = 0;
+    if s.peek()? == Some(b']') {
+        s.expect(b']')?;
+        return Ok(0);
+    }
+    loop {
+        record(s.value()?)?;
+        count += 1;
+        if s.peek()? == Some(b',') {
+            s.expect(b',')?;
+        } else {
+            s.expect(b']')?;
+            return Ok(count);
+        }
+    }
+}
+
+/// The careful path: serde_json's streaming parser over the whole document, skipping the
+/// first `skip` records (the fast path handed them on already).
 struct CatalogSeed<F> {
     each: F,
+    skip: usize,
 }
 
 impl<'de, F: FnMut(Dataset)> DeserializeSeed<'de> for CatalogSeed<F> {
@@ -145,6 +263,7 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
                     saw_datasets = true;
                     summary.datasets = map.next_value_seed(DatasetsSeed {
                         each: &mut self.each,
+                        skip: self.skip,
                     })?;
                 }
                 "dataset" => return Err(de::Error::custom("the key `dataset` appears twice")),
@@ -167,6 +286,7 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
     fn visit_seq<A: SeqAccess<'de>>(mut self, seq: A) -> Result<Self::Value, A::Error> {
         let datasets = DatasetsSeed {
             each: &mut self.each,
+            skip: self.skip,
         }
         .visit_seq(seq)?;
         Ok(CatalogSummary {
@@ -178,6 +298,7 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for CatalogSeed<F> {
 
 struct DatasetsSeed<'a, F> {
     each: &'a mut F,
+    skip: usize,
 }
 
 impl<'de, F: FnMut(Dataset)> DeserializeSeed<'de> for DatasetsSeed<'_, F> {
@@ -196,13 +317,16 @@ impl<'de, F: FnMut(Dataset)> Visitor<'de> for DatasetsSeed<'_, F> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<usize, A::Error> {
         let mut count = 0;
+        while count < self.skip {
+            if seq.next_element::<IgnoredAny>()?.is_none() {
+                return Ok(count);
+            }
+            count += 1;
+        }
         // One record's tree at a time: memory stays bounded by the largest record.
         while let Some(record) = seq.next_element::<Value>()? {
             count += 1;
-            let schema = check_record(&record);
-            let mut dataset = dataset_from_value(record);
-            dataset.schema = Some(schema);
-            (self.each)(dataset);
+            (self.each)(dataset_from_record(record));
         }
         Ok(count)
     }
@@ -567,5 +691,112 @@ mod tests {
     fn an_empty_catalog_parses() {
         let (summary, all) = parse_datajson_all(br#"{"dataset":[]}"#).unwrap();
         assert_eq!((summary.datasets, all.len()), (0, 0));
+    }
+
+    /// The careful path alone, as the fast one must behave.
+    fn careful(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), String> {
+        let mut all = Vec::new();
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let summary = CatalogSeed {
+            each: |d| all.push(d),
+            skip: 0,
+        }
+        .deserialize(&mut de)
+        .and_then(|s| de.end().map(|()| s))
+        .map_err(|e| CatalogError::from(e).to_string())?;
+        Ok((summary, all))
+    }
+
+    fn either(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), String> {
+        parse_datajson_all(bytes).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_well_formed_catalog_takes_the_fast_path() {
+        let mut records = 0;
+        let summary = split_catalog(SAMPLE.as_bytes(), |_| {
+            records += 1;
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!((summary.datasets, records), (3, 3));
+        assert_eq!(
+            summary.conforms_to.as_deref(),
+            Some("https://project-open-data.cio.gov/v1.1/schema")
+        );
+    }
+
+    #[test]
+    fn a_broken_record_after_good_ones_is_named_once_and_the_good_ones_kept() {
+        let text = r#"{"dataset":[{"title":"a"},{"title":"b"},{"title":"c",}]}"#;
+        let mut titles = Vec::new();
+        let err = parse_datajson(std::io::Cursor::new(text), |d| titles.push(d.title))
+            .unwrap_err()
+            .to_string();
+        // Each record reaches the sink once, though the document was read twice.
+        assert_eq!(titles, [Some("a".to_string()), Some("b".to_string())]);
+        assert_eq!(Err(err), careful(text.as_bytes()).map(|_| ()));
+    }
+
+    mod agreement {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Strings that stress the splitter: quotes, escapes, brackets and non-ASCII.
+        fn text() -> impl Strategy<Value = String> {
+            proptest::string::string_regex(r#"([a-zđữ \]\[{}:,]|\\"|\\\\|\\u00e9){0,12}"#)
+                .expect("a valid regex")
+        }
+
+        fn record() -> impl Strategy<Value = String> {
+            (text(), text(), proptest::collection::vec(text(), 0..3), any::<u16>()).prop_map(
+                |(id, title, keywords, n)| {
+                    let keywords: Vec<String> =
+                        keywords.iter().map(|k| format!("\"{k}\"")).collect();
+                    format!(
+                        r#"{{"identifier":"{id}","title":"{title}","keyword":[{}],"byteSize":{n},"distribution":[{{"downloadURL":"https://x.vn/{n}.csv","mediaType":"text/csv"}}]}}"#,
+                        keywords.join(",")
+                    )
+                },
+            )
+        }
+
+        fn catalog() -> impl Strategy<Value = String> {
+            (proptest::collection::vec(record(), 0..6), any::<bool>(), text()).prop_map(
+                |(records, bare, extra)| {
+                    let list = format!("[\n  {}\n]", records.join(",\n  "));
+                    if bare {
+                        list
+                    } else {
+                        format!(r#"{{ "conformsTo": "{extra}", "other": {{"k": [1, "{extra}"]}}, "dataset": {list} }}"#)
+                    }
+                },
+            )
+        }
+
+        proptest! {
+            #[test]
+            fn well_formed_catalogs_read_the_same_both_ways(doc in catalog()) {
+                prop_assert!(split_catalog(doc.as_bytes(), |_| Ok(())).is_ok());
+                prop_assert_eq!(either(doc.as_bytes()), careful(doc.as_bytes()));
+            }
+
+            #[test]
+            fn damaged_catalogs_read_the_same_both_ways(
+                doc in catalog(),
+                at in any::<prop::sample::Index>(),
+                byte in prop::sample::select(b"{}[]\",:\\ x1".to_vec()),
+                cut in any::<bool>(),
+            ) {
+                let mut bytes = doc.into_bytes();
+                let i = at.index(bytes.len() + 1);
+                if cut {
+                    bytes.truncate(i);
+                } else {
+                    bytes.insert(i, byte);
+                }
+                prop_assert_eq!(either(&bytes), careful(&bytes));
+            }
+        }
     }
 }

@@ -18,12 +18,13 @@ pub mod ckan;
 pub mod datajson;
 pub mod national;
 pub mod rdf;
+mod records;
 pub mod table;
 
 pub use datajson::{parse_datajson, parse_datajson_all};
 
 /// One dataset (in Decree 47 terms, possibly a database) as published in a catalog.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Hash)]
 pub struct Dataset {
     pub identifier: Option<String>,
     pub title: Option<String>,
@@ -50,7 +51,7 @@ pub struct Dataset {
 }
 
 /// How a record fared against its format's schema: every error counted, the first few kept.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Hash)]
 pub struct SchemaCheck {
     /// The schema's name, e.g. `DCAT-US v1.1 (non-federal)`.
     pub schema: &'static str,
@@ -58,14 +59,14 @@ pub struct SchemaCheck {
     pub first: Vec<SchemaIssue>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 pub struct SchemaIssue {
     /// JSON Pointer into the record, e.g. `/contactPoint/hasEmail`.
     pub path: String,
     pub message: String,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Hash)]
 pub struct Distribution {
     pub access_url: Option<String>,
     pub download_url: Option<String>,
@@ -75,7 +76,7 @@ pub struct Distribution {
 }
 
 /// What Decree 47/2020 asks an agency to declare about each database it manages.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Hash)]
 pub struct DatabaseInfo {
     /// national, specialised (chuyên ngành) or shared; as written in the catalog.
     pub kind: Option<String>,
@@ -89,7 +90,7 @@ pub struct DatabaseInfo {
     pub shared_via: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Hash)]
 pub struct FieldProblem {
     pub field: String,
     pub message: String,

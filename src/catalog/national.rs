@@ -3,7 +3,7 @@
 //! agency's catalog (a province runs dtindex over its departments; the national one
 //! registers the province's export as its catalog, format `dcat`).
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Dataset;
@@ -17,7 +17,7 @@ const MAX_FIELD: usize = 1_000;
 const MAX_LIST: usize = 20;
 
 /// One dataset as the national catalog keeps it.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DatasetRecord {
     /// The identifier, or `#n` (its position in the catalog) when it has none.
     pub key: String,
@@ -35,7 +35,8 @@ pub struct DatasetRecord {
 }
 
 /// What a harvest tells the national catalog to do with an agency's stored datasets.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "apply", content = "datasets", rename_all = "snake_case")]
 pub enum Records {
     /// Nothing read anew (unchanged, or the catalog failed): the last good list stands.
     #[default]
@@ -44,6 +45,12 @@ pub enum Records {
     Replace(Vec<DatasetRecord>),
     /// An incremental read: these datasets are new or changed; the others stand.
     Upsert(Vec<DatasetRecord>),
+}
+
+impl Records {
+    pub fn is_keep(&self) -> bool {
+        *self == Records::Keep
+    }
 }
 
 fn cut(s: &str) -> String {

@@ -506,7 +506,9 @@ fn fresh_until(modified: Option<&str>, period: Option<Periodicity>) -> Option<i3
 pub fn parse_day(text: &str) -> Option<i32> {
     let t = text.trim();
     let epoch = NaiveDate::from_ymd_opt(1970, 1, 1)?;
-    let date = if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
+    let date = if let Some(d) = plain_date(t) {
+        d
+    } else if let Ok(dt) = DateTime::parse_from_rfc3339(t) {
         dt.date_naive()
     } else if let Ok(dt) = NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f") {
         dt.date()
@@ -520,6 +522,22 @@ pub fn parse_day(text: &str) -> Option<i32> {
         return None;
     };
     i32::try_from((date - epoch).num_days()).ok()
+}
+
+/// `YYYY-MM-DD`, the form nearly every catalog uses, read without chrono's format
+/// interpreter (which parses its format string on every call); `None` for anything else,
+/// which the general forms then try.
+fn plain_date(t: &str) -> Option<NaiveDate> {
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(num(0..4)?).ok()?, num(5..7)?, num(8..10)?)
 }
 
 fn is_repeating(t: &str) -> bool {
@@ -858,30 +876,60 @@ fn openness(x: &Distribution) -> u8 {
 /// A URL nobody can reach the data at: reserved example domains, the local machine, or
 /// words written where a URL should be.
 pub fn is_placeholder_url(text: &str) -> bool {
-    let t = text.trim().to_ascii_lowercase();
+    classify_url(text) == UrlKind::Placeholder
+}
+
+/// What a URL in a catalog is, found with one parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UrlKind {
+    /// A placeholder: `TBD`, `#`, a scheme alone, a reserved or loopback host…
+    Placeholder,
+    /// A real `http` or `https` URL: one to check.
+    Web,
+    /// Anything else: `mailto:`, `ftp://`, text that is not a URL.
+    Other,
+}
+
+pub fn classify_url(text: &str) -> UrlKind {
+    let t = text.trim();
     if [
         "", "#", "tbd", "todo", "n/a", "na", "null", "none", "-", "http://", "https://",
     ]
-    .contains(&t.as_str())
+    .iter()
+    .any(|p| t.eq_ignore_ascii_case(p))
     {
-        return true;
+        return UrlKind::Placeholder;
     }
-    let Ok(url) = url::Url::parse(&t) else {
-        return false;
+    let Ok(url) = url::Url::parse(t) else {
+        return UrlKind::Other;
     };
+    let web = matches!(url.scheme(), "http" | "https");
     let Some(host) = url.host_str() else {
-        return !matches!(url.scheme(), "mailto" | "urn" | "data");
+        return if matches!(url.scheme(), "mailto" | "urn" | "data") {
+            UrlKind::Other
+        } else {
+            UrlKind::Placeholder
+        };
     };
-    let host = host.trim_end_matches('.');
-    host == "localhost"
+    // Hosts of special schemes (http, https, ftp…) come out of the parser in lower case;
+    // others are compared as written, in lower case.
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    let placeholder = host == "localhost"
         || host.starts_with("127.")
         || host == "0.0.0.0"
         || ["example.com", "example.org", "example.net"]
             .iter()
-            .any(|d| host == *d || host.ends_with(&format!(".{d}")))
+            .any(|d| host == *d || host.strip_suffix(d).is_some_and(|h| h.ends_with('.')))
         || [".example", ".invalid", ".test", ".localhost"]
             .iter()
-            .any(|s| host.ends_with(s))
+            .any(|s| host.ends_with(s));
+    if placeholder {
+        UrlKind::Placeholder
+    } else if web {
+        UrlKind::Web
+    } else {
+        UrlKind::Other
+    }
 }
 
 /// Lower case without Vietnamese diacritics, so `Hàng năm` reads as `hang nam`; the
@@ -1218,5 +1266,37 @@ mod tests {
         assert_eq!(t.failing(bit("Q.sufficient.modified")), 1);
         assert_eq!(t.newest_modified, Some(day("2026-10-01")));
         assert!((t.completeness() - (1.0 - 10.0 / 100.0 / 2.0)).abs() < 1e-9);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_plain_date_reader_agrees_with_chrono(t in "[0-9+-]{4}-[0-9-]{2}-[0-9 ]{2}") {
+            let chrono = NaiveDate::parse_from_str(&t, "%Y-%m-%d").ok();
+            if let Some(d) = plain_date(&t) {
+                proptest::prop_assert_eq!(Some(d), chrono);
+            } else if t.bytes().enumerate().all(|(i, b)| b.is_ascii_digit() || i == 4 || i == 7) {
+                // Only dates that do not exist are refused in this shape.
+                proptest::prop_assert_eq!(chrono, None);
+            }
+        }
+    }
+
+    #[test]
+    fn urls_are_classified_with_one_parse() {
+        for (text, kind) in [
+            ("https://data.gov.vn/x.csv", UrlKind::Web),
+            ("HTTP://Data.Gov.VN/x.csv", UrlKind::Web),
+            ("https://sub.EXAMPLE.org/a", UrlKind::Placeholder),
+            ("https://badexample.com/a", UrlKind::Web),
+            ("http://127.0.0.1:8080/", UrlKind::Placeholder),
+            ("https://", UrlKind::Placeholder),
+            (" TBD ", UrlKind::Placeholder),
+            ("file:///etc/passwd", UrlKind::Placeholder),
+            ("ftp://files.gov.vn/x.csv", UrlKind::Other),
+            ("mailto:a@b.vn", UrlKind::Other),
+            ("not a url", UrlKind::Other),
+        ] {
+            assert_eq!(classify_url(text), kind, "{text}");
+        }
     }
 }

@@ -883,7 +883,7 @@ mod tests {
             .unwrap();
         let mut tally = crate::score::QualityTally::default();
         let text = render::datajson(&fed.records(sim, "http://f/"));
-        crate::catalog::parse_datajson(text.as_bytes(), |d| {
+        crate::catalog::parse_datajson(std::io::Cursor::new(text), |d| {
             tally.add(&crate::score::quality::mark(&d))
         })
         .unwrap();
@@ -938,7 +938,7 @@ mod tests {
         };
         let base = "http://sim.invalid/x/catalog";
         let expected = tally(&|each| {
-            parse_datajson(render::datajson(&records).as_bytes(), each).unwrap();
+            parse_datajson(std::io::Cursor::new(render::datajson(&records)), each).unwrap();
         });
         assert_eq!(expected.datasets as usize, records.len());
         assert!(

@@ -132,9 +132,9 @@ pub(super) fn apply(
         .collect();
     // SQLite limits bound parameters per statement; 13 columns × 50 rows stays under it.
     for batch in rows.chunks(50) {
-        diesel::insert_into(datasets::table)
+        super::per_backend!(conn, c => diesel::insert_into(datasets::table)
             .values(batch)
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }

@@ -90,6 +90,9 @@ pub fn record_links(
     now: NaiveDateTime,
 ) -> QueryResult<LinkSummary> {
     conn.transaction(|conn| {
+        // Reads, then writes: on SQLite the write lock is taken first, as a transaction
+        // that read could not upgrade while another daemon worker writes.
+        super::write_first(conn)?;
         let mut before: HashMap<String, LinkRecord> = link_states::table
             .filter(link_states::agency_code.eq(agency))
             .select(LinkStateRow::as_select())
@@ -116,12 +119,13 @@ pub fn record_links(
                     && result.from_cache
             });
             if !same {
-                diesel::insert_into(link_states::table)
-                    .values(LinkStateRow::of(agency, &next))
+                let row = LinkStateRow::of(agency, &next);
+                super::per_backend!(conn, c => diesel::insert_into(link_states::table)
+                    .values(&row)
                     .on_conflict((link_states::agency_code, link_states::url))
                     .do_update()
-                    .set(LinkStateRow::of(agency, &next))
-                    .execute(conn)?;
+                    .set(&row)
+                    .execute(c))?;
             }
             let counted = if same {
                 LinkRecord { cycle_id, ..next }

@@ -1,18 +1,21 @@
 //! The store: every cycle's observations, scores and findings, kept across restarts.
 //!
 //! diesel's connections are synchronous, so each use runs on tokio's blocking pool through
-//! [`Store::run`]. SQLite is set up the way a daemon needs it: `busy_timeout` first (so
-//! that no later statement fails on a lock), then WAL (readers never wait for the writer),
-//! and every cycle's results written in one `BEGIN IMMEDIATE` transaction, so a crash
-//! leaves the last finished cycle whole.
+//! [`Store::run`]. The backend is the database URL's: SQLite, set up the way a daemon
+//! needs it (`busy_timeout` first, so that no later statement fails on a lock, then WAL,
+//! so readers never wait for the writer), or PostgreSQL, which several daemons may share
+//! ([`work`]). Every cycle's results are written in one transaction that takes the write
+//! lock first, so a crash leaves the last finished cycle whole.
 //!
 //! The schema and queries stay within what SQLite and PostgreSQL share (BIGINT keys,
-//! DOUBLE PRECISION, TIMESTAMP in UTC, no backend-specific SQL), so a PostgreSQL backend is
-//! a second connection type and a second migrations folder, not a redesign.
+//! DOUBLE PRECISION, TIMESTAMP in UTC): one query code path over [`Conn`], and two
+//! migrations folders with the same migrations. Only row and advisory locks, upserts and
+//! batch inserts are written per backend.
 
 mod datasets;
 mod links;
 mod schema;
+pub mod work;
 
 pub use datasets::{DatasetQuery, search_datasets};
 pub use links::{agency_links, link_counts, record_links};
@@ -23,8 +26,9 @@ use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::pg::PgConnection;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel::r2d2::Pool;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use serde::Serialize;
@@ -38,11 +42,47 @@ use schema::{
 };
 
 pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+pub const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// The connection type of the configured backend.
-pub type Conn = SqliteConnection;
+/// A connection to whichever backend the database URL names. Queries are written once
+/// against this type; where the SQL truly differs (row locks, advisory locks) the code
+/// matches on the variant.
+#[derive(diesel::MultiConnection)]
+pub enum Conn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// Runs the same tokens against the concrete connection of either backend, for the few
+/// queries diesel's multi-backend cannot express (upserts, `RETURNING`).
+macro_rules! per_backend {
+    ($conn:expr, $c:ident => $body:expr) => {
+        match $conn {
+            $crate::store::Conn::Pg($c) => $body,
+            $crate::store::Conn::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use per_backend;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Longest one PostgreSQL statement may run before the server cancels it, so that a
+/// wedged query (a lock held by a stuck peer) fails the step and is retried instead of
+/// hanging the daemon.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What PostgreSQL shows in `pg_stat_activity` for the daemon's connections, unless the
+/// URL names an `application_name` of its own.
+pub const APPLICATION_NAME: &str = "dtindex";
+
+/// Advisory lock keys (the second half of PostgreSQL's two-key form; the first is the
+/// schema's, so that daemons on different schemas of one server never wait on each other).
+pub(crate) mod lock {
+    pub const MIGRATE: i32 = 1;
+    pub const CYCLE: i32 = 2;
+    pub const SCORE: i32 = 3;
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -65,55 +105,104 @@ pub enum StoreError {
     Task(#[from] tokio::task::JoinError),
 }
 
+/// Which backend a database URL names, and what to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    /// A file path (or `:memory:`).
+    Sqlite(String),
+    /// A libpq connection URL.
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Result<Backend, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Backend::Postgres(url.to_string()));
+        }
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        if path.is_empty() || path.contains("://") {
+            return Err(StoreError::Url(
+                url.to_string(),
+                "expected sqlite:///path/to/file.sqlite or postgres://user@host/database",
+            ));
+        }
+        Ok(Backend::Sqlite(path.to_string()))
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Backend::Postgres(_))
+    }
+}
+
 /// Checks that a database URL names a backend this build supports.
 pub fn check_database_url(url: &str) -> Result<(), StoreError> {
-    sqlite_path(url).map(|_| ())
+    Backend::of(url).map(|_| ())
 }
 
-fn sqlite_path(url: &str) -> Result<String, StoreError> {
-    let url = url.trim();
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        return Err(StoreError::Url(
-            url.to_string(),
-            "PostgreSQL is not supported by this build yet; use SQLite",
-        ));
-    }
-    let path = url.strip_prefix("sqlite://").unwrap_or(url);
-    if path.is_empty() || path.contains("://") {
-        return Err(StoreError::Url(
-            url.to_string(),
-            "expected sqlite:///path/to/file.sqlite",
-        ));
-    }
-    Ok(path.to_string())
-}
-
+/// Opens connections of the URL's backend (never guessing: a PostgreSQL URL that cannot
+/// connect must not fall back to a SQLite file of that name) and sets each up.
 #[derive(Debug)]
-struct SqlitePragmas;
+struct Manager {
+    backend: Backend,
+}
 
-impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqlitePragmas {
-    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
-        // busy_timeout before anything else: journal_mode itself can meet a lock.
-        let setup = format!(
-            "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-            BUSY_TIMEOUT.as_millis()
-        );
-        conn.batch_execute(&setup)
+impl diesel::r2d2::ManageConnection for Manager {
+    type Connection = Conn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<Conn, Self::Error> {
+        use diesel::r2d2::Error::{ConnectionError, QueryError};
+        match &self.backend {
+            Backend::Sqlite(path) => {
+                let mut c = SqliteConnection::establish(path).map_err(ConnectionError)?;
+                // busy_timeout before anything else: journal_mode itself can meet a lock.
+                let setup = format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                    BUSY_TIMEOUT.as_millis()
+                );
+                c.batch_execute(&setup).map_err(QueryError)?;
+                Ok(Conn::Sqlite(c))
+            }
+            Backend::Postgres(url) => {
+                let mut c = PgConnection::establish(url).map_err(ConnectionError)?;
+                let mut setup = format!(
+                    "SET statement_timeout = {}; SET TIME ZONE 'UTC';",
+                    STATEMENT_TIMEOUT.as_millis()
+                );
+                if !url.contains("application_name=") {
+                    setup.push_str(&format!(" SET application_name = '{APPLICATION_NAME}';"));
+                }
+                c.batch_execute(&setup).map_err(QueryError)?;
+                Ok(Conn::Pg(c))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut Conn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
             .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut Conn) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        conn.is_broken()
     }
 }
 
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<ConnectionManager<Conn>>,
+    pool: Pool<Manager>,
+    postgres: bool,
 }
 
 impl Store {
     /// Opens (creating if needed) the database and brings its schema up to date.
     pub fn open(url: &str) -> Result<Store, StoreError> {
-        let path = sqlite_path(url)?;
-        if path != ":memory:"
-            && let Some(dir) = Path::new(&path).parent()
+        let backend = Backend::of(url)?;
+        if let Backend::Sqlite(path) = &backend
+            && path != ":memory:"
+            && let Some(dir) = Path::new(path).parent()
             && !dir.as_os_str().is_empty()
         {
             std::fs::create_dir_all(dir).map_err(|source| StoreError::Directory {
@@ -121,16 +210,20 @@ impl Store {
                 source,
             })?;
         }
+        let postgres = backend.is_postgres();
         let pool = Pool::builder()
             .max_size(8)
             // Longer than busy_timeout, so a waiting writer fails on the lock, not the pool.
             .connection_timeout(BUSY_TIMEOUT * 3)
-            .connection_customizer(Box::new(SqlitePragmas))
-            .build(ConnectionManager::<Conn>::new(path))?;
+            .build(Manager { backend })?;
         let mut conn = pool.get()?;
-        conn.run_pending_migrations(MIGRATIONS)
-            .map_err(|e| StoreError::Migration(e.to_string()))?;
-        Ok(Store { pool })
+        migrate(&mut conn)?;
+        Ok(Store { pool, postgres })
+    }
+
+    /// Whether several daemons may share this database (PostgreSQL).
+    pub fn is_shared(&self) -> bool {
+        self.postgres
     }
 
     /// Runs `f` with a pooled connection on the blocking pool.
@@ -146,6 +239,58 @@ impl Store {
         })
         .await?
     }
+}
+
+/// Brings the schema up to date. On PostgreSQL under an advisory lock, so that daemons
+/// starting at once migrate one after the other (the later ones find nothing to do).
+fn migrate(conn: &mut Conn) -> Result<(), StoreError> {
+    let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+    match conn {
+        Conn::Sqlite(c) => c
+            .run_pending_migrations(MIGRATIONS)
+            .map(|_| ())
+            .map_err(failed),
+        Conn::Pg(c) => {
+            diesel::sql_query("SELECT pg_advisory_lock(hashtext(current_schema()), $1)")
+                .bind::<diesel::sql_types::Integer, _>(lock::MIGRATE)
+                .execute(c)?;
+            let ran = c
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|_| ())
+                .map_err(failed);
+            diesel::sql_query("SELECT pg_advisory_unlock(hashtext(current_schema()), $1)")
+                .bind::<diesel::sql_types::Integer, _>(lock::MIGRATE)
+                .execute(c)?;
+            ran
+        }
+    }
+}
+
+/// Makes the transaction it is called first in exclusive for `key`: on PostgreSQL a
+/// transaction-scoped advisory lock (released at commit or rollback, or when the
+/// connection dies); on SQLite a write, which takes the database's one write lock at
+/// once (a transaction that read first could not upgrade without failing).
+pub(crate) fn exclusive(conn: &mut Conn, key: i32) -> QueryResult<()> {
+    match conn {
+        Conn::Pg(c) => {
+            diesel::sql_query("SELECT pg_advisory_xact_lock(hashtext(current_schema()), $1)")
+                .bind::<diesel::sql_types::Integer, _>(key)
+                .execute(c)?;
+        }
+        Conn::Sqlite(_) => write_first(conn)?,
+    }
+    Ok(())
+}
+
+/// On SQLite, takes the database's write lock at the start of a transaction that will
+/// write after reading (waiting for it under busy_timeout): a transaction that read first
+/// fails at once if another connection wrote meanwhile. PostgreSQL needs nothing: its
+/// row locks are taken as rows are written.
+pub(crate) fn write_first(conn: &mut Conn) -> QueryResult<()> {
+    if let Conn::Sqlite(c) = conn {
+        c.batch_execute("UPDATE cycles SET id = id WHERE id < 0")?;
+    }
+    Ok(())
 }
 
 fn now() -> NaiveDateTime {
@@ -313,6 +458,8 @@ pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
         .execute(conn)
 }
 
+/// A cycle started by hand, with no work rows: the unit tests' and the seeded history's
+/// way to write a cycle's results directly (daemons use [`work::join_or_begin`]).
 pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
     diesel::insert_into(cycles::table)
         .values((
@@ -358,7 +505,7 @@ pub fn load_harvest_states(conn: &mut Conn) -> QueryResult<HashMap<String, Harve
         .collect())
 }
 
-/// A cycle's results, as [`finish_cycle`] writes them.
+/// A cycle's results, as they are written when it is scored.
 pub struct CycleResults<'a> {
     pub ranked: &'a [Ranked],
     pub observations: &'a [AgencyObservation],
@@ -366,17 +513,27 @@ pub struct CycleResults<'a> {
     pub states: &'a [(String, HarvestState)],
 }
 
-/// Writes a cycle's results and marks it finished, all or nothing.
+/// Writes a cycle's results and marks it finished, all or nothing (the unit tests' and
+/// the seeded history's way; daemons score through [`work::score_once`]).
 pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
+    conn.transaction(|conn| {
+        exclusive(conn, lock::SCORE)?;
+        write_results(conn, cycle_id, results)
+    })
+}
+
+/// Writes a cycle's results and marks it finished, inside the caller's exclusive
+/// transaction.
+fn write_results(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
     let CycleResults {
         ranked,
         observations,
         states,
     } = *results;
-    conn.immediate_transaction(|conn| {
+    {
         for (code, state) in states {
             let json = serde_json::to_string(state).unwrap_or_default();
-            diesel::insert_into(harvest_states::table)
+            per_backend!(conn, c => diesel::insert_into(harvest_states::table)
                 .values((
                     harvest_states::agency_code.eq(code),
                     harvest_states::state.eq(&json),
@@ -388,7 +545,7 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                     harvest_states::state.eq(&json),
                     harvest_states::updated_at.eq(now()),
                 ))
-                .execute(conn)?;
+                .execute(c))?;
         }
         let results: Vec<AgencyResultRow> = ranked
             .iter()
@@ -404,9 +561,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                 datasets: r.score.datasets as i64,
             })
             .collect();
-        diesel::insert_into(agency_results::table)
+        per_backend!(conn, c => diesel::insert_into(agency_results::table)
             .values(&results)
-            .execute(conn)?;
+            .execute(c))?;
 
         let components: Vec<ComponentRow> = ranked
             .iter()
@@ -421,9 +578,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                 })
             })
             .collect();
-        diesel::insert_into(agency_components::table)
+        per_backend!(conn, c => diesel::insert_into(agency_components::table)
             .values(&components)
-            .execute(conn)?;
+            .execute(c))?;
 
         let new_findings: Vec<NewFinding<'_>> = ranked
             .iter()
@@ -442,9 +599,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
             .collect();
         // SQLite limits bound parameters per statement; batches keep well under it.
         for batch in new_findings.chunks(500) {
-            diesel::insert_into(findings::table)
+            per_backend!(conn, c => diesel::insert_into(findings::table)
                 .values(batch)
-                .execute(conn)?;
+                .execute(c))?;
         }
 
         let fetches: Vec<CatalogFetchRow> = observations
@@ -464,9 +621,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                 links_mismatched: o.links.as_ref().map(|l| l.type_mismatch as i64),
             })
             .collect();
-        diesel::insert_into(catalog_fetches::table)
+        per_backend!(conn, c => diesel::insert_into(catalog_fetches::table)
             .values(&fetches)
-            .execute(conn)?;
+            .execute(c))?;
 
         let probes: Vec<NewProbe<'_>> = observations
             .iter()
@@ -490,9 +647,9 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
             })
             .collect();
         for batch in probes.chunks(500) {
-            diesel::insert_into(service_probes::table)
+            per_backend!(conn, c => diesel::insert_into(service_probes::table)
                 .values(batch)
-                .execute(conn)?;
+                .execute(c))?;
         }
 
         let at = now();
@@ -507,8 +664,8 @@ pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) 
                 cycles::agencies.eq(ranked.len() as i32),
             ))
             .execute(conn)?;
-        Ok(())
-    })
+    }
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1051,7 +1208,11 @@ mod tests {
     fn database_urls() {
         assert!(check_database_url("sqlite:///var/lib/dtindex/dt.sqlite").is_ok());
         assert!(check_database_url("/tmp/x.sqlite").is_ok());
-        assert!(check_database_url("postgres://localhost/test").is_err());
+        assert_eq!(
+            Backend::of("postgres://localhost/test").unwrap(),
+            Backend::Postgres("postgres://localhost/test".into())
+        );
+        assert!(check_database_url("postgresql://u@h:5433/db?application_name=x").is_ok());
         assert!(check_database_url("mysql://x").is_err());
     }
 }

@@ -7,6 +7,21 @@ diesel::table! {
         finished_at -> Nullable<Timestamp>,
         status -> Text,
         agencies -> Integer,
+        slot -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    cycle_work (cycle_id, agency_code) {
+        cycle_id -> BigInt,
+        agency_code -> Text,
+        owner -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        claims -> Integer,
+        claimed_by -> Text,
+        done -> Bool,
+        observation -> Nullable<Text>,
+        harvest_state -> Nullable<Text>,
     }
 }
 
@@ -133,6 +148,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     harvest_states,
     link_states,
     datasets,
+    cycle_work,
 );
 
 diesel::table! {

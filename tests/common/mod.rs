@@ -160,3 +160,71 @@ run_at_start = false
         .unwrap();
     config
 }
+
+/// A PostgreSQL schema of a test's own on the server `DTINDEX_TEST_PG_URL` names (which
+/// `.ci/run` sets), created empty, so that tests sharing the server run in parallel.
+pub struct PgSchema {
+    /// For the daemons: the schema, and the schema's name as their application_name, so a
+    /// test can cut exactly their connections.
+    pub url: String,
+    /// For the test's own look at the database: another application_name.
+    pub observer_url: String,
+    pub name: String,
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        use diesel::connection::SimpleConnection as _;
+        if let Ok(base) = std::env::var("DTINDEX_TEST_PG_URL")
+            && let Ok(mut admin) = <diesel::PgConnection as diesel::Connection>::establish(&base)
+        {
+            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
+        }
+    }
+}
+
+/// `None` (with a note) when the variable is not set, unless DTINDEX_REQUIRE_TOOLS is.
+/// The schema is named after the test and the process, so that two runs of the suite on
+/// one server (two checkouts) never meet; it is dropped when the test ends.
+pub fn pg_schema(test: &str) -> Option<PgSchema> {
+    let name = format!("{test}_{}", std::process::id());
+    use diesel::connection::SimpleConnection as _;
+    let Ok(base) = std::env::var("DTINDEX_TEST_PG_URL") else {
+        if std::env::var_os("DTINDEX_REQUIRE_TOOLS").is_some() {
+            panic!("DTINDEX_TEST_PG_URL must name a PostgreSQL server here");
+        }
+        eprintln!(
+            "note: DTINDEX_TEST_PG_URL not set, PostgreSQL test skipped; set it, e.g. postgres://postgres@127.0.0.1:5432/test"
+        );
+        return None;
+    };
+    let mut admin = <diesel::PgConnection as diesel::Connection>::establish(&base)
+        .unwrap_or_else(|e| panic!("connecting to {base}: {e}"));
+    admin
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name};"
+        ))
+        .unwrap();
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let with =
+        |app: &str| format!("{base}{sep}options=-csearch_path%3D{name}&application_name={app}");
+    Some(PgSchema {
+        url: with(&name),
+        observer_url: with(&format!("{name}_observer")),
+        name,
+    })
+}
+
+/// Closes every connection the daemons of `schema` hold, as a failover or a network cut
+/// would; how many were closed. The server itself keeps running for the other tests.
+pub fn cut_connections(schema: &PgSchema) -> usize {
+    use diesel::RunQueryDsl as _;
+    let base = std::env::var("DTINDEX_TEST_PG_URL").unwrap();
+    let mut admin = <diesel::PgConnection as diesel::Connection>::establish(&base).unwrap();
+    diesel::sql_query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1",
+    )
+    .bind::<diesel::sql_types::Text, _>(&schema.name)
+    .execute(&mut admin)
+    .unwrap()
+}

@@ -1,0 +1,1 @@
+ALTER TABLE service_probes DROP COLUMN tls_expires_at;

@@ -1,0 +1,312 @@
+//! Splits a JSON catalog into its records' bytes, so that each record is parsed from a
+//! slice.
+//!
+//! serde_json reading from an `io::Read` takes its input a byte at a time and copies every
+//! string; reading from a slice scans strings in bulk and borrows them, roughly twice as
+//! fast on catalogs, which are mostly strings. A catalog can be a gigabyte, so it cannot
+//! be read into one slice; but its records are small. This module finds where each record
+//! begins and ends with a scan that only tracks strings and brackets, keeps one record in
+//! a buffer at a time, and hands its bytes to the caller to parse.
+//!
+//! The scan checks only the structure it walks through (commas, colons, brackets around
+//! the records); everything else is checked by the slice parser the caller runs on each
+//! record. Anything unexpected makes it give up with [`Bail`] rather than describe the
+//! problem: the caller then reads the document again with serde_json's streaming parser,
+//! which names the first error with its line and column. So a well-formed catalog takes the
+//! fast path, and a broken one gets exactly the same diagnosis as before.
+
+use std::io::Read;
+
+/// The fast path gave up; read the document the careful way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bail;
+
+/// How deep a record may nest before the fast path leaves it to the careful one, whose
+/// recursion limit (128 levels, counted from the document's root) decides then.
+const MAX_DEPTH: usize = 100;
+
+/// Bytes read from the underlying reader at a time.
+const CHUNK: usize = 1 << 20;
+
+/// A buffered cursor over a JSON document that can hand out one whole value as a slice.
+pub struct Splitter<R> {
+    reader: R,
+    buf: Vec<u8>,
+    /// The next unread byte in `buf`; bytes before it are done with.
+    pos: usize,
+    eof: bool,
+}
+
+impl<R: Read> Splitter<R> {
+    pub fn new(reader: R) -> Self {
+        Splitter {
+            reader,
+            buf: Vec::with_capacity(CHUNK),
+            pos: 0,
+            eof: false,
+        }
+    }
+
+    /// Reads more input after what is buffered, dropping the bytes before `pos` first.
+    /// False at the end of the input.
+    fn fill(&mut self) -> Result<bool, Bail> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.pos = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + CHUNK, 0);
+        let read = loop {
+            match self.reader.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.buf.truncate(len);
+                    return Err(Bail);
+                }
+            }
+        };
+        self.buf.truncate(len + read);
+        if read == 0 {
+            self.eof = true;
+        }
+        Ok(read > 0)
+    }
+
+    /// The next byte that is not JSON white space, without consuming it; `None` at the end.
+    pub fn peek(&mut self) -> Result<Option<u8>, Bail> {
+        loop {
+            while let Some(&b) = self.buf.get(self.pos) {
+                if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                    return Ok(Some(b));
+                }
+                self.pos += 1;
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Consumes `byte`, the next one after white space, or gives up.
+    pub fn expect(&mut self, byte: u8) -> Result<(), Bail> {
+        if self.peek()? == Some(byte) {
+            self.pos += 1;
+            Ok(())
+        } else {
+            Err(Bail)
+        }
+    }
+
+    /// The bytes of the next value (after white space), consumed. They are only delimited
+    /// here, not validated: parse them.
+    pub fn value(&mut self) -> Result<&[u8], Bail> {
+        let first = self.peek()?.ok_or(Bail)?;
+        // `pos` stays on the value's first byte until the value is whole, and offsets are
+        // relative to it: `fill` moves it to the buffer's start but keeps what follows.
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let mut depth = usize::from(matches!(first, b'{' | b'['));
+        let mut in_string = first == b'"';
+        let mut at = 1;
+        loop {
+            let buf = &self.buf[self.pos..];
+            let ended = if in_string {
+                match scan_string(buf, at) {
+                    Ok(end) if depth == 0 => Some(end),
+                    Ok(end) => {
+                        in_string = false;
+                        at = end;
+                        continue;
+                    }
+                    Err(resume) => {
+                        at = resume;
+                        None
+                    }
+                }
+            } else if depth > 0 {
+                match scan_structure(buf, at, &mut depth)? {
+                    Scan::Closed(end) => Some(end),
+                    Scan::OpensString(next) => {
+                        in_string = true;
+                        at = next;
+                        continue;
+                    }
+                    Scan::NeedMore => {
+                        at = buf.len();
+                        None
+                    }
+                }
+            } else {
+                // A number, `true`, `false` or `null`: up to the next delimiter or the end.
+                let delimiter = buf[at..]
+                    .iter()
+                    .position(|b| matches!(b, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'));
+                match delimiter {
+                    Some(i) => Some(at + i),
+                    None if self.eof => Some(buf.len()),
+                    None => {
+                        at = buf.len();
+                        None
+                    }
+                }
+            };
+            if let Some(end) = ended {
+                let start = self.pos;
+                self.pos += end;
+                return Ok(&self.buf[start..start + end]);
+            }
+            if !self.fill()? && !scalar {
+                return Err(Bail);
+            }
+        }
+    }
+}
+
+enum Scan {
+    /// The value's closing bracket is at this offset minus one: the value ends here.
+    Closed(usize),
+    /// A string opens; scanning resumes inside it at this offset.
+    OpensString(usize),
+    /// The buffer ended first.
+    NeedMore,
+}
+
+/// Walks brackets from `at`, outside strings, until the value closes or a string opens.
+fn scan_structure(buf: &[u8], at: usize, depth: &mut usize) -> Result<Scan, Bail> {
+    for (i, &b) in buf[at..].iter().enumerate() {
+        match b {
+            b'"' => return Ok(Scan::OpensString(at + i + 1)),
+            b'{' | b'[' => {
+                *depth += 1;
+                if *depth > MAX_DEPTH {
+                    return Err(Bail);
+                }
+            }
+            b'}' | b']' => {
+                *depth -= 1;
+                if *depth == 0 {
+                    return Ok(Scan::Closed(at + i + 1));
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(Scan::NeedMore)
+}
+
+/// `Ok` with the offset just past the quote that closes the string being scanned from
+/// `at`, or `Err` with where to resume once more input is buffered. An escape never ends a
+/// string.
+fn scan_string(buf: &[u8], mut at: usize) -> Result<usize, usize> {
+    loop {
+        let Some(i) = buf
+            .get(at..)
+            .and_then(|rest| memchr::memchr2(b'"', b'\\', rest))
+        else {
+            return Err(at.max(buf.len()));
+        };
+        let i = at + i;
+        if buf[i] == b'"' {
+            return Ok(i + 1);
+        }
+        // Skip the escaped character (a `u` escape's hex digits need no care).
+        at = i + 2;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, so values straddle refills.
+    struct Trickle<'a> {
+        bytes: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.step.min(buf.len()).min(self.bytes.len());
+            buf[..n].copy_from_slice(&self.bytes[..n]);
+            self.bytes = &self.bytes[n..];
+            Ok(n)
+        }
+    }
+
+    fn values(text: &str, step: usize) -> Result<Vec<String>, Bail> {
+        let mut s = Splitter::new(Trickle {
+            bytes: text.as_bytes(),
+            step,
+        });
+        let mut out = Vec::new();
+        s.expect(b'[')?;
+        loop {
+            out.push(String::from_utf8_lossy(s.value()?).into_owned());
+            if s.peek()? == Some(b',') {
+                s.expect(b',')?;
+            } else {
+                s.expect(b']')?;
+                return Ok(out);
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_delimited_by_brackets_outside_strings() {
+        let text = r#"[ {"a":"}]\"\\","b":[1,{"c":null}]} , "x\"]" ,12.5e3,true,null,[[]] ]"#;
+        let expected = vec![
+            r#"{"a":"}]\"\\","b":[1,{"c":null}]}"#,
+            r#""x\"]""#,
+            "12.5e3",
+            "true",
+            "null",
+            "[[]]",
+        ];
+        // Every refill boundary, an escape split from what it escapes included.
+        for step in 1..=text.len() {
+            assert_eq!(values(text, step).unwrap(), expected, "step {step}");
+        }
+    }
+
+    #[test]
+    fn an_unclosed_value_or_a_missing_separator_gives_up() {
+        for text in [
+            r#"[{"a":1}"#,
+            r#"[{"a":"1}]"#,
+            r#"[{"a":1} {"b":2}]"#,
+            r#"[1 2]"#,
+            "[",
+            "",
+        ] {
+            for step in [1, 3, 1 << 20] {
+                assert_eq!(values(text, step), Err(Bail), "{text:?} step {step}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_record_nested_deeper_than_the_limit_is_left_to_the_careful_path() {
+        let deep = format!(
+            "[{}{}]",
+            "[".repeat(MAX_DEPTH + 1),
+            "]".repeat(MAX_DEPTH + 1)
+        );
+        assert_eq!(values(&deep, 1 << 20), Err(Bail));
+        let ok = format!("[{}{}]", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert_eq!(values(&ok, 7).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn a_read_error_gives_up() {
+        struct Failing;
+        impl Read for Failing {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("disk gone"))
+            }
+        }
+        assert_eq!(Splitter::new(Failing).peek(), Err(Bail));
+    }
+}
