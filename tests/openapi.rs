@@ -76,6 +76,8 @@ async fn check(base: &str) {
             "--report-dir",
         ])
         .arg(report.path())
+        // Its cache of crashes goes there too, not into the checkout.
+        .current_dir(report.path())
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .env("NO_COLOR", "1")
         .output()
