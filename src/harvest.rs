@@ -18,6 +18,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::catalog::national::{DatasetRecord, MAX_RECORDS, Records};
 use crate::catalog::rdf::{self, RdfSyntax};
 use crate::catalog::{self, CatalogError, Dataset, ckan, table};
 use crate::fetch::{Answer, Body, Fetcher, Validators};
@@ -232,6 +233,8 @@ pub struct DatasetSink {
     /// The catalog's links, for the link checker (a CKAN portal's are kept per package).
     links: Vec<CatalogLink>,
     link_hashes: HashSet<u64>,
+    /// The first records, for the national catalog (duplicates of an identifier left out).
+    kept: Vec<DatasetRecord>,
 }
 
 impl DatasetSink {
@@ -253,6 +256,9 @@ impl DatasetSink {
         });
         if duplicate_id {
             self.duplicate_identifiers += 1;
+        } else if self.kept.len() < MAX_RECORDS {
+            self.kept
+                .push(DatasetRecord::of(dataset, self.datasets - 1));
         }
         let record = {
             // Hashed in place: no allocation per record on the parse path.
@@ -298,6 +304,11 @@ impl DatasetSink {
 }
 
 impl DatasetSink {
+    /// The records kept for the national catalog, taken out of the sink.
+    pub fn take_records(&mut self) -> Vec<DatasetRecord> {
+        std::mem::take(&mut self.kept)
+    }
+
     fn keep_links(&mut self, links: Vec<CatalogLink>) {
         for link in links {
             if self.links.len() >= MAX_LINKS {
@@ -697,7 +708,7 @@ pub async fn harvest_into(
             }
         }
     }
-    record(&mut obs, &sink);
+    record(&mut obs, &mut sink);
     if format == Format::Ckan
         && sink.datasets == 0
         && let Some(org) = &endpoint.organization
@@ -717,6 +728,8 @@ pub async fn harvest_into(
         }
     }
     obs.duration_ms = started.elapsed().as_millis() as u64;
+    // The records go to the store, not into the state kept for the next harvest.
+    let records = std::mem::take(&mut obs.records);
     let keep = matches!(obs.outcome, CatalogOutcome::Parsed).then(|| HarvestState {
         observation: Some(obs.clone()),
         ckan: sink.ckan.take(),
@@ -724,6 +737,7 @@ pub async fn harvest_into(
         links: std::mem::take(&mut sink.links),
         ..state
     });
+    obs.records = records;
     (obs, keep, sink)
 }
 
@@ -738,8 +752,12 @@ async fn organizations(fetcher: &Fetcher, base: &Url) -> Option<Vec<String>> {
     .ok()?
 }
 
-/// Copies what the sink gathered into the observation.
-fn record(obs: &mut CatalogObservation, sink: &DatasetSink) {
+/// Copies what the sink gathered into the observation; a catalog read to its end
+/// replaces the agency's datasets in the national catalog.
+fn record(obs: &mut CatalogObservation, sink: &mut DatasetSink) {
+    if obs.outcome == CatalogOutcome::Parsed {
+        obs.records = Records::Replace(sink.take_records());
+    }
     obs.datasets = sink.datasets;
     obs.datasets_changed = sink.changed;
     obs.tally = sink.tally.clone();
@@ -778,7 +796,7 @@ pub async fn read_file(
     obs.format = Some(format.name().to_string());
     let base = Url::from_file_path(std::path::absolute(path)?)
         .unwrap_or_else(|_| Url::parse("file:///").expect("a valid URL"));
-    let (sink, next) = read_blocking(format, &base, body, sink, Vec::new()).await;
+    let (mut sink, next) = read_blocking(format, &base, body, sink, Vec::new()).await;
     obs.outcome = match next {
         Ok(Next::Link(link)) => {
             obs.notes.push(Note::Paging(format!(
@@ -789,7 +807,7 @@ pub async fn read_file(
         Ok(_) => CatalogOutcome::Parsed,
         Err(e) => CatalogOutcome::ParseFailed(describe_break(&e, sink.datasets, 1)),
     };
-    record(&mut obs, &sink);
+    record(&mut obs, &mut sink);
     obs.duration_ms = started.elapsed().as_millis() as u64;
     Ok((obs, sink))
 }
@@ -812,6 +830,7 @@ async fn ckan_incremental(
     let mut links = kept.links.clone();
     let mut last_modified = kept.last_modified.clone();
     let mut changed = 0usize;
+    let mut upserts = Vec::new();
     let mut start = 0u64;
     let mut previous_ids: Vec<String> = Vec::new();
     loop {
@@ -839,6 +858,9 @@ async fn ckan_incremental(
                 links.insert(id.clone(), found);
             }
             packages.insert(id, quality::mark(d));
+            if upserts.len() < MAX_RECORDS {
+                upserts.push(DatasetRecord::of(d, upserts.len()));
+            }
             // The range is inclusive: the package modified at `since` comes back unchanged.
             if d.modified.as_deref().is_some_and(|m| m > since) {
                 changed += 1;
@@ -883,6 +905,7 @@ async fn ckan_incremental(
     obs.http_status = Some(200);
     obs.outcome = CatalogOutcome::Parsed;
     obs.duration_ms = started.elapsed().as_millis() as u64;
+    obs.records = Records::Upsert(upserts);
     let state = HarvestState {
         observation: Some(obs.clone()),
         ckan: Some(CkanState {

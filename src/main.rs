@@ -123,6 +123,20 @@ enum Command {
         #[arg(long, default_value_t = 3, requires = "agencies")]
         links: usize,
     },
+    /// Write the report of a month (2026-11), a quarter (2026-Q3) or a year (2026) from
+    /// the stored cycles, to stdout.
+    Report {
+        #[arg(long, short, env = "DTINDEX_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(long, value_parser = clap::value_parser!(dtindex::report::Period))]
+        period: dtindex::report::Period,
+        /// md, csv or html.
+        #[arg(long, default_value = "md", value_parser = clap::value_parser!(dtindex::report::Format))]
+        format: dtindex::report::Format,
+        /// vi (the default) or en.
+        #[arg(long, default_value = "vi")]
+        lang: String,
+    },
     /// Start the simulated federation and the daemon wired to it.
     Demo {
         #[arg(long, default_value = "dtindex-data")]
@@ -323,6 +337,33 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let shutdown = CancellationToken::new();
             daemon::cancel_on_signals(shutdown.clone());
             shutdown.cancelled().await;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Report {
+            config,
+            period,
+            format,
+            lang,
+        } => {
+            let settings = load_settings(config.as_deref())?;
+            let registry = settings.load_registry()?;
+            let method = settings.load_method()?;
+            let lang = dtindex::pages::i18n::Lang::from_param(Some(lang.as_str()));
+            let url = settings.database_url.clone();
+            // Read only: a daemon may be running a cycle on the same database.
+            let store = tokio::task::spawn_blocking(move || dtindex::store::Store::open(&url))
+                .await?
+                .with_context(|| format!("opening the database {}", settings.database_url))?;
+            let report = store
+                .run(move |c| dtindex::report::build(c, &method, &registry, period))
+                .await?;
+            let Some(report) = report else {
+                eprintln!("dtindex: no assessment cycle finished in that period");
+                return Ok(ExitCode::FAILURE);
+            };
+            let bytes =
+                dtindex::report::render(&report, format, lang).map_err(anyhow::Error::msg)?;
+            std::io::stdout().write_all(&bytes)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Demo {

@@ -95,6 +95,14 @@ pub struct CatalogObservation {
     pub tally: QualityTally,
     /// What else was noticed on the way, each worth telling the agency.
     pub notes: Vec<Note>,
+    /// The datasets read, for the national catalog: carried with the observation (shared
+    /// daemons hand observations on through the database) until the cycle is stored. The
+    /// harvest state keeps none (see `harvest_into`).
+    #[serde(
+        default,
+        skip_serializing_if = "crate::catalog::national::Records::is_keep"
+    )]
+    pub records: crate::catalog::national::Records,
 }
 
 /// Something a harvest noticed that does not stop the catalog from being read.

@@ -409,10 +409,19 @@ async fn sqlite_and_postgresql_give_the_same_answers() {
     assert_eq!(rankings[0], rankings[1]);
     let entries = rankings[0].1["entries"].as_array().unwrap().clone();
     assert_eq!(entries.len(), 51);
-    for path in ["/api/v1/national", "/api/v1/rankings?kind=province"] {
+    for path in [
+        "/api/v1/national",
+        "/api/v1/rankings?kind=province",
+        // The national catalog: search, filters and paging alike on both backends.
+        "/api/v1/datasets?per_page=500",
+        "/api/v1/datasets?q=du+LIEU&kind=province&per_page=50",
+        "/api/v1/datasets?format=csv&page=2&per_page=7",
+    ] {
         let answers = get(path.into()).await;
         assert_eq!(answers[0], answers[1], "{path}");
     }
+    let all = get("/api/v1/datasets?per_page=1".into()).await;
+    assert!(all[0].1["total"].as_i64().unwrap() > 0);
     for e in &entries {
         let code = e["code"].as_str().unwrap();
         for suffix in ["", "/findings", "/links", "/history"] {

@@ -147,6 +147,15 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     let (_, provinces) = get_json(&format!("{base}/api/v1/rankings?kind=province")).await;
     assert_eq!(provinces["entries"].as_array().unwrap().len(), 34);
 
+    // The national catalog holds what every parsed catalog listed, whatever its format.
+    let (_, datasets) = get_json(&format!("{base}/api/v1/datasets?per_page=1")).await;
+    let parsed: i64 = entries
+        .iter()
+        .map(|e| e["datasets"].as_i64().unwrap())
+        .sum();
+    let stored = datasets["total"].as_i64().unwrap();
+    assert!(stored > 0 && stored <= parsed, "{stored} of {parsed}");
+
     // What the simulator planned for each agency shows in its score and findings.
     let (_, plan) = get_json(&format!("{sim_base}/")).await;
     let mut broken_links = 0;

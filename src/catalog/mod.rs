@@ -16,6 +16,7 @@ use serde::Serialize;
 
 pub mod ckan;
 pub mod datajson;
+pub mod national;
 pub mod rdf;
 mod records;
 pub mod table;

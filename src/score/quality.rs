@@ -934,7 +934,7 @@ pub fn classify_url(text: &str) -> UrlKind {
 
 /// Lower case without Vietnamese diacritics, so `Hàng năm` reads as `hang nam`; the
 /// same letters as the list headers are folded with.
-fn fold(text: &str) -> String {
+pub(crate) fn fold(text: &str) -> String {
     text.trim()
         .chars()
         .flat_map(char::to_lowercase)

@@ -22,6 +22,7 @@ use url::Url;
 
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
 
+pub mod history;
 mod render;
 pub mod tls;
 pub use render::SimRecord;

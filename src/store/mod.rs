@@ -12,10 +12,12 @@
 //! migrations folders with the same migrations. Only row and advisory locks, upserts and
 //! batch inserts are written per backend.
 
+mod datasets;
 mod links;
 mod schema;
 pub mod work;
 
+pub use datasets::{DatasetQuery, search_datasets};
 pub use links::{agency_links, link_counts, record_links};
 
 use std::collections::{HashMap, HashSet};
@@ -456,9 +458,8 @@ pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
         .execute(conn)
 }
 
-/// A cycle started by hand, with no work rows: the unit tests' way to write a cycle's
-/// results directly (daemons use [`work::join_or_begin`]).
-#[cfg(test)]
+/// A cycle started by hand, with no work rows: the unit tests' and the seeded history's
+/// way to write a cycle's results directly (daemons use [`work::join_or_begin`]).
 pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
     diesel::insert_into(cycles::table)
         .values((
@@ -468,6 +469,22 @@ pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
         ))
         .returning(cycles::id)
         .get_result(conn)
+}
+
+/// Sets a finished cycle's times: for history written after the fact (the simulated
+/// history, imports), where "now" is not when the cycle ran.
+pub fn stamp_cycle(
+    conn: &mut Conn,
+    cycle_id: i64,
+    started_at: NaiveDateTime,
+    finished_at: NaiveDateTime,
+) -> QueryResult<usize> {
+    diesel::update(cycles::table.find(cycle_id))
+        .set((
+            cycles::started_at.eq(started_at),
+            cycles::finished_at.eq(Some(finished_at)),
+        ))
+        .execute(conn)
 }
 
 pub fn abandon_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<usize> {
@@ -496,9 +513,8 @@ pub struct CycleResults<'a> {
     pub states: &'a [(String, HarvestState)],
 }
 
-/// Writes a cycle's results and marks it finished, all or nothing (the unit tests' way;
-/// daemons score through [`work::score_once`]).
-#[cfg(test)]
+/// Writes a cycle's results and marks it finished, all or nothing (the unit tests' and
+/// the seeded history's way; daemons score through [`work::score_once`]).
 pub fn finish_cycle(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> QueryResult<()> {
     conn.transaction(|conn| {
         exclusive(conn, lock::SCORE)?;
@@ -634,6 +650,11 @@ fn write_results(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> 
             per_backend!(conn, c => diesel::insert_into(service_probes::table)
                 .values(batch)
                 .execute(c))?;
+        }
+
+        let at = now();
+        for o in observations {
+            datasets::apply(conn, &o.code, &o.catalog.records, at)?;
         }
 
         diesel::update(cycles::table.find(cycle_id))
@@ -885,19 +906,24 @@ pub fn verdict_history(conn: &mut Conn, cycles: i64) -> QueryResult<Vec<CycleVer
     recent.reverse();
     let mut out = Vec::with_capacity(recent.len());
     for cycle in recent {
-        let rows: Vec<(String, ComponentRow)> = agency_components::table
-            .inner_join(
-                agency_results::table.on(agency_results::cycle_id
-                    .eq(agency_components::cycle_id)
-                    .and(agency_results::agency_code.eq(agency_components::agency_code))),
-            )
-            .filter(agency_components::cycle_id.eq(cycle.id))
-            .filter(agency_components::verdict.is_not_null())
-            .select((agency_results::kind, ComponentRow::as_select()))
-            .load(conn)?;
+        let rows = cycle_verdicts(conn, cycle.id)?;
         out.push((cycle, rows));
     }
     Ok(out)
+}
+
+/// Every agency's target and part verdicts in one cycle, with the agency's kind.
+pub fn cycle_verdicts(conn: &mut Conn, cycle_id: i64) -> QueryResult<Vec<(String, ComponentRow)>> {
+    agency_components::table
+        .inner_join(
+            agency_results::table.on(agency_results::cycle_id
+                .eq(agency_components::cycle_id)
+                .and(agency_results::agency_code.eq(agency_components::agency_code))),
+        )
+        .filter(agency_components::cycle_id.eq(cycle_id))
+        .filter(agency_components::verdict.is_not_null())
+        .select((agency_results::kind, ComponentRow::as_select()))
+        .load(conn)
 }
 
 /// The windows uptime is measured over.
@@ -989,6 +1015,32 @@ pub fn uptime(
         }
     }
     Ok(out)
+}
+
+/// The finished cycles that finished in `[from, to)`, oldest first.
+pub fn cycles_between(
+    conn: &mut Conn,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> QueryResult<Vec<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .filter(cycles::finished_at.ge(from))
+        .filter(cycles::finished_at.lt(to))
+        .order(cycles::id.asc())
+        .select(CycleRow::as_select())
+        .load(conn)
+}
+
+/// The last cycle that finished before `at`.
+pub fn last_cycle_before(conn: &mut Conn, at: NaiveDateTime) -> QueryResult<Option<CycleRow>> {
+    cycles::table
+        .filter(cycles::status.eq("finished"))
+        .filter(cycles::finished_at.lt(at))
+        .order(cycles::id.desc())
+        .select(CycleRow::as_select())
+        .first(conn)
+        .optional()
 }
 
 /// One agency's result in every finished cycle, oldest first.

@@ -120,6 +120,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    datasets (agency_code, dataset_key) {
+        agency_code -> Text,
+        dataset_key -> Text,
+        identifier -> Nullable<Text>,
+        title -> Nullable<Text>,
+        publisher -> Nullable<Text>,
+        modified -> Nullable<Text>,
+        license -> Nullable<Text>,
+        keywords -> Text,
+        formats -> Text,
+        download_urls -> Text,
+        landing_url -> Nullable<Text>,
+        search_text -> Text,
+        harvested_at -> Timestamp,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     cycles,
     agency_results,
@@ -129,6 +147,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_probes,
     harvest_states,
     link_states,
+    datasets,
     cycle_work,
 );
 

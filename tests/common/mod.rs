@@ -98,6 +98,69 @@ where
     panic!("gave up waiting for {what}");
 }
 
+/// The first day of the seeded history the page, report and OpenAPI tests serve.
+pub const HISTORY_START: (i32, u32, u32) = (2026, 6, 1);
+
+/// A daemon that never crawls, serving a store holding `cycles` weekly cycles of the
+/// built-in registry drawn from `seed` (see `dtindex::simulate::history`), from
+/// [`HISTORY_START`]. Returns the daemon, its base URL and the settings file.
+pub async fn history_daemon(
+    dir: &std::path::Path,
+    seed: u64,
+    cycles: u32,
+    hostile_text: Option<&str>,
+) -> (Proc, String, std::path::PathBuf) {
+    let config = write_history(dir, seed, cycles, hostile_text).await;
+    let (proc, base) = start(&["serve", "--config", config.to_str().unwrap()]);
+    (proc, base, config)
+}
+
+/// Writes the settings and the seeded history of [`history_daemon`]; returns the settings
+/// file.
+pub async fn write_history(
+    dir: &std::path::Path,
+    seed: u64,
+    cycles: u32,
+    hostile_text: Option<&str>,
+) -> std::path::PathBuf {
+    let config = dir.join("dtindex.toml");
+    std::fs::write(
+        &config,
+        r#"[server]
+listen = "127.0.0.1:0"
+[state]
+dir = "state"
+[schedule]
+# Never during a test: the store holds the history the test wrote.
+cron = "0 0 0 1 1 *"
+run_at_start = false
+"#,
+    )
+    .unwrap();
+    let settings = dtindex::config::Settings::load(&config).unwrap();
+    let store = dtindex::store::Store::open(&settings.database_url).unwrap();
+    let (y, m, d) = HISTORY_START;
+    let spec = dtindex::simulate::history::HistorySpec {
+        seed,
+        start: chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap(),
+        every_days: 7,
+        cycles,
+        hostile_text: hostile_text.map(str::to_string),
+    };
+    store
+        .run(move |c| {
+            dtindex::simulate::history::write(
+                c,
+                &dtindex::registry::Registry::builtin(),
+                &dtindex::score::Method::builtin(),
+                &spec,
+            )
+        })
+        .await
+        .unwrap();
+    config
+}
+
 /// A PostgreSQL schema of a test's own on the server `DTINDEX_TEST_PG_URL` names (which
 /// `.ci/run` sets), created empty, so that tests sharing the server run in parallel.
 pub struct PgSchema {
