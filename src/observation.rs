@@ -109,6 +109,48 @@ pub enum Note {
     DuplicateIdentifiers(usize),
     /// The CKAN organization registered for the agency is not on the portal.
     UnknownOrganization(String),
+    /// Records whose text would do harm if shown unescaped.
+    UnsafeText(UnsafeText),
+}
+
+/// How many records carry text that does harm where it is shown unescaped: markup a web
+/// page would run, control characters a terminal or log would obey, and formula prefixes a
+/// spreadsheet would evaluate. dtindex itself only ever serves such text escaped (JSON), so
+/// this is a finding for the agency, whose own portal or exports may not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsafeText {
+    pub markup: usize,
+    pub control: usize,
+    pub formula: usize,
+}
+
+impl UnsafeText {
+    pub fn is_empty(&self) -> bool {
+        *self == UnsafeText::default()
+    }
+
+    /// Counts `texts` (one record's) once per kind of harm found in any of them.
+    pub fn add_record<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        let (mut markup, mut control, mut formula) = (false, false, false);
+        for t in texts {
+            markup |= t.as_bytes().windows(2).any(|w| {
+                w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!'))
+            });
+            control |= t
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+            let mut chars = t.chars();
+            formula |= match (chars.next(), chars.next()) {
+                (Some('=' | '+' | '@' | '\t' | '\r'), _) => true,
+                // A leading minus is a formula unless a number or a dash in prose follows.
+                (Some('-'), Some(next)) => !(next.is_ascii_digit() || next.is_whitespace()),
+                _ => false,
+            };
+        }
+        self.markup += usize::from(markup);
+        self.control += usize::from(control);
+        self.formula += usize::from(formula);
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

@@ -89,7 +89,10 @@ pub fn record_links(
     broken_after: u32,
     now: NaiveDateTime,
 ) -> QueryResult<LinkSummary> {
-    conn.transaction(|conn| {
+    // Immediate: a deferred transaction reads first and then cannot upgrade to a write
+    // once another agency's links were committed meanwhile (SQLITE_BUSY at once, which
+    // busy_timeout does not wait out), and the agency's link checks would be lost.
+    conn.immediate_transaction(|conn| {
         let mut before: HashMap<String, LinkRecord> = link_states::table
             .filter(link_states::agency_code.eq(agency))
             .select(LinkStateRow::as_select())
