@@ -90,20 +90,7 @@ async fn inspect_database(db: &Path) -> Option<(i64, usize, bool)> {
 #[tokio::test(flavor = "multi_thread")]
 async fn killed_at_random_points_the_daemon_loses_no_finished_cycle_and_carries_on() {
     let dir = tempfile::tempdir().unwrap();
-    let registry = dir.path().join("agencies.toml");
-    let (_sim, _sim_base) = start(&[
-        "simulate",
-        "--listen",
-        "127.0.0.1:0",
-        "--seed",
-        "12",
-        "--write-registry",
-        registry.to_str().unwrap(),
-    ]);
-    eventually("the simulator's registry", || async {
-        registry.exists().then_some(())
-    })
-    .await;
+    let (_sim, _sim_base) = common::start_simulator(dir.path(), 12).await;
     let config = write_settings(dir.path());
     let db = dir.path().join("state").join("dtindex.sqlite");
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(SEED);

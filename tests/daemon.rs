@@ -87,20 +87,8 @@ fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_base) = common::start_simulator(dir.path(), 11).await;
     let registry = dir.path().join("agencies.toml");
-    let (_sim, sim_base) = start(&[
-        "simulate",
-        "--listen",
-        "127.0.0.1:0",
-        "--seed",
-        "11",
-        "--write-registry",
-        registry.to_str().unwrap(),
-    ]);
-    eventually("the simulator's registry", || async {
-        registry.exists().then_some(())
-    })
-    .await;
     let config = write_settings(dir.path());
 
     let check = Command::new(BIN)

@@ -97,3 +97,24 @@ where
     }
     panic!("gave up waiting for {what}");
 }
+
+/// Starts `dtindex simulate` with `seed` and waits until it has written its registry to
+/// `dir/agencies.toml` (and its CA beside it); returns the process and its base URL.
+pub async fn start_simulator(dir: &std::path::Path, seed: u64) -> (Proc, String) {
+    let registry = dir.join("agencies.toml");
+    let seed = seed.to_string();
+    let (sim, base) = start(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        &seed,
+        "--write-registry",
+        registry.to_str().expect("a UTF-8 temporary path"),
+    ]);
+    eventually("the simulator's registry", || async {
+        registry.exists().then_some(())
+    })
+    .await;
+    (sim, base)
+}
