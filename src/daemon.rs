@@ -117,7 +117,7 @@ pub async fn run(
             metrics.clone(),
             cycles_cancel.clone(),
         );
-        move || {
+        move || -> bool {
             let (crawler, cancel) = (crawler.clone(), cancel.clone());
             let started = flight.try_spawn(async move {
                 match crawler.run_cycle(&cancel).await {
@@ -134,21 +134,26 @@ pub async fn run(
                 metrics.skipped_ticks.inc();
                 tracing::warn!("tick skipped: the previous cycle is still running");
             }
+            started
         }
     };
     if settings.schedule.run_at_start {
         tick();
     }
-    let mut scheduler = schedule::start(&settings.schedule.cron, tick)
-        .await
-        .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
+    let trigger: crate::admin::Trigger = Arc::new(tick.clone());
+    let mut scheduler = schedule::start(&settings.schedule.cron, move || {
+        tick();
+    })
+    .await
+    .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
 
     let state_probe = store.clone();
-    let app = http::router(AppState {
+    let public = http::router(AppState {
         store,
         metrics,
         live,
     });
+    let app = crate::admin::app(public, settings.admin_token.clone(), trigger);
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, cron = %settings.schedule.cron, "dtindex serving");
     notify_systemd(&[sd_notify::NotifyState::Ready]);

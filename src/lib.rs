@@ -12,6 +12,7 @@
 //! wires the long-running process together; [`simulate`] serves a federation of agencies
 //! on loopback for the demo, the tests and the benchmarks.
 
+pub mod admin;
 pub mod catalog;
 pub mod config;
 pub mod cycle;

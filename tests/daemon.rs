@@ -10,7 +10,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, Proc, eventually, get_json, start};
+use common::{BIN, eventually, get_json, start};
 
 fn write_settings(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("dtindex.toml");
@@ -77,11 +77,6 @@ fn promtool_accepts(metrics: &str) {
         .unwrap();
     let out = child.wait_with_output().unwrap();
     common::assert_silent_success(&out, "promtool check metrics");
-}
-
-fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
-    signal(proc, "-TERM");
-    proc.0.wait().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -289,7 +284,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     promtool_accepts(&metrics);
 
     // SIGTERM: a clean exit.
-    let status = sigterm(&mut daemon);
+    let status = common::sigterm(&mut daemon);
     assert!(
         status.success(),
         "graceful shutdown exits 0, got {status:?}"
@@ -326,7 +321,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
         original.replacen("kind = \"ministry\"", "kind = \"bureau\"", 1),
     )
     .unwrap();
-    signal(&daemon, "-HUP");
+    common::signal(&daemon, "-HUP");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
     assert_eq!(status, 200, "the daemon keeps serving after a bad reload");
@@ -336,7 +331,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
         .collect::<Vec<_>>()
         .join("[[agency]]");
     std::fs::write(&registry, without_hanoi).unwrap();
-    signal(&daemon, "-HUP");
+    common::signal(&daemon, "-HUP");
     eventually("the reloaded registry", || async {
         let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
         (status == 404).then_some(())
@@ -344,16 +339,5 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     .await;
     let (status, _) = get_json(&format!("{base}/api/v1/agencies/79")).await;
     assert_eq!(status, 200);
-    assert!(sigterm(&mut daemon).success());
-}
-
-fn signal(proc: &Proc, which: &str) {
-    let pid = proc.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args([which, &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(common::sigterm(&mut daemon).success());
 }
