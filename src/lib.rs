@@ -19,6 +19,7 @@ pub mod cycle;
 pub mod daemon;
 pub mod declaration;
 pub mod fetch;
+pub mod fuzzing;
 pub mod harvest;
 pub mod http;
 pub mod inspect;
