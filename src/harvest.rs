@@ -1002,6 +1002,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!((format, lie), (Format::DataJson, None));
+        // A type no catalog has is a lie too; a generic one says nothing.
+        let lie = |ct| {
+            detect(CatalogFormat::Auto, Some(ct), b"{\"dataset\":[]}", "/")
+                .unwrap()
+                .1
+        };
+        assert!(lie("image/png").unwrap().contains("image/png"));
+        assert_eq!(lie("application/octet-stream"), None);
+        assert_eq!(lie("text/plain"), None);
     }
 
     #[test]

@@ -269,3 +269,50 @@ impl ProbeObservation {
         self.failure.is_none()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::UnsafeText;
+
+    fn of(texts: &[&str]) -> UnsafeText {
+        let mut t = UnsafeText::default();
+        t.add_record(texts.iter().copied());
+        t
+    }
+
+    #[test]
+    fn unsafe_text_is_told_from_ordinary_prose() {
+        let none = UnsafeText::default();
+        // Ordinary Vietnamese catalog text, a negative number, a dash in prose, a comparison.
+        for ok in [
+            "Cơ sở dữ liệu dân cư",
+            "-5 độ C",
+            "- danh mục",
+            "a < b và c > d",
+            "dòng 1\ndòng 2\ttab",
+            "email@example.gov.vn",
+        ] {
+            assert_eq!(of(&[ok]), none, "{ok:?}");
+        }
+        let markup = UnsafeText { markup: 1, ..none };
+        assert_eq!(of(&["<script>alert(1)</script>"]), markup);
+        assert_eq!(of(&["Dữ liệu </b>"]), markup);
+        assert_eq!(of(&["<!-- x -->"]), markup);
+        let control = UnsafeText { control: 1, ..none };
+        assert_eq!(of(&["x\u{0}y"]), control);
+        assert_eq!(of(&["\u{1b}[31mđỏ"]), control);
+        let formula = UnsafeText { formula: 1, ..none };
+        for f in ["=1+1", "+cmd", "@SUM(A1)", "-cmd", "\tx"] {
+            assert_eq!(of(&[f]), formula, "{f:?}");
+        }
+        // Counted once per record, whatever the number of fields.
+        assert_eq!(
+            of(&["<b>", "<i>", "=x"]),
+            UnsafeText {
+                markup: 1,
+                formula: 1,
+                ..none
+            }
+        );
+    }
+}
