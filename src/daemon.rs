@@ -64,7 +64,15 @@ pub fn crawler(
 ) -> anyhow::Result<Crawler> {
     Ok(Crawler {
         live,
-        fetcher: Fetcher::new(&settings.crawl).context("building the HTTP client")?,
+        fetcher: Fetcher::new(&settings.crawl)
+            .context("building the HTTP client")?
+            .with_address_policy(
+                settings
+                    .links
+                    .policy
+                    .addresses()
+                    .context("reading the address policy")?,
+            ),
         store,
         metrics,
         concurrency: settings.crawl.concurrency,

@@ -512,3 +512,60 @@ async fn a_federation_a_third_hostile_costs_each_hostile_agency_its_finding_and_
         }
     }
 }
+
+/// An agency's declaration names the URLs dtindex checks: cited documents, its platform,
+/// its services. Those that point at private, loopback or metadata addresses are refused
+/// by the address policy and never requested; the agency is told so.
+#[tokio::test]
+async fn a_declaration_pointing_inside_is_refused_without_a_request() {
+    let declaration = serde_json::json!({
+        "documents": [
+            {"kind": "open_data_plan", "number": "1/KH", "url": "http://169.254.169.254/latest/meta-data/"},
+            {"kind": "analytics_plan", "number": "2/KH", "url": "http://metadata.google.internal/computeMetadata/v1/"},
+        ],
+        "analytics_platform": {"deployed": true, "url": "http://10.0.0.5/admin"},
+        "services": [
+            {"url": "http://localhost:1/internal", "api_description": "http://[fd00::1]/openapi.json"},
+            {"url": "http://[::ffff:192.168.1.1]/api"},
+        ],
+    });
+    let app = Router::new().route(
+        "/decl/declaration.json",
+        get(move || {
+            let d = declaration.clone();
+            async move { axum::Json(d) }
+        }),
+    );
+    let addr = serve(app).await;
+    let mut a = agency("inside", None, vec![]);
+    a.declaration_url = Url::parse(&format!("http://{addr}/decl/declaration.json")).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path());
+    // The declaration itself is on loopback (the operator registered it); what it names
+    // is vetted all the same.
+    settings.links.policy.allow_loopback = false;
+    let crawler = crawler(&settings, vec![a]).await;
+    let (observations, _) = crawler
+        .observe_all(&crawler.live.current().registry, &Default::default(), 1)
+        .await;
+    let obs = &observations[0];
+    assert_eq!(obs.declaration.outcome, CatalogOutcome::Parsed);
+    let refused = |detail: &Option<String>| {
+        detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("not requested:"))
+    };
+    assert_eq!(obs.declaration.documents.len(), 2);
+    for doc in &obs.declaration.documents {
+        assert_eq!(doc.claim.resolves, Some(false));
+        assert!(refused(&doc.claim.detail), "{doc:?}");
+    }
+    let platform = obs.declaration.platform.as_ref().unwrap();
+    assert!(refused(&platform.detail), "{platform:?}");
+    assert_eq!(obs.services.len(), 2);
+    for s in &obs.services {
+        let f = s.failure.as_ref().expect("refused services are down");
+        assert!(f.message.starts_with("not requested:"), "{f:?}");
+        assert_eq!((s.http_status, &s.phases), (None, &None));
+    }
+}
