@@ -12,6 +12,8 @@ seconds="${2:-60}"
 mkdir -p "fuzz/corpus/$target"
 # Every fixture is a seed for every target: a CSV given to the JSON parser is one more
 # malformed input, and the list of which fits which stays in one place (src/fuzzing.rs).
-RUSTC_BOOTSTRAP=1 cargo fuzz run --sanitizer none "$target" \
+# -O: release without debug assertions, the build `cargo fuzz build -O` makes; drop it
+# to fuzz with overflow checks (a second full build of the dependencies).
+RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none "$target" \
   "fuzz/corpus/$target" tests/fixtures/* config \
   -- -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048
