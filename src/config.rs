@@ -566,6 +566,9 @@ pub struct Settings {
     pub links: LinkSettings,
     /// Where the scoring method lives; `None` means the built-in one.
     pub targets: Option<PathBuf>,
+    /// The admin endpoints' bearer token (`[server] admin_token`, or the environment's
+    /// `DTINDEX_ADMIN_TOKEN`); `None` turns them off.
+    pub admin_token: Option<crate::admin::AdminToken>,
 }
 
 /// Checking the catalogs' dataset links (`[links]`).
@@ -656,6 +659,7 @@ impl Settings {
             crawl: CrawlSettings::default(),
             links: LinkSettings::default(),
             targets: None,
+            admin_token: None,
         }
     }
 
@@ -718,15 +722,27 @@ impl Settings {
                     }
                 }
                 "server" => {
-                    if let Some(s) = rep.decode::<RawServer>(value, help)
-                        && let Some(listen) = s.listen
-                    {
+                    let Some(s) = rep.decode::<RawServer>(value, help) else {
+                        continue;
+                    };
+                    if let Some(listen) = s.listen {
                         match listen.get_ref().parse::<SocketAddr>() {
                             Ok(addr) => settings.listen = addr,
                             Err(e) => rep.error(
                                 listen.span(),
                                 format!("listen address `{}` is not valid: {e}", listen.get_ref()),
                                 "write an IP address and port, e.g. \"127.0.0.1:8080\" or \"[::]:8080\"",
+                            ),
+                        }
+                    }
+                    if let Some(token) = s.admin_token {
+                        match crate::admin::AdminToken::new(token.get_ref()) {
+                            Ok(t) => settings.admin_token = Some(t),
+                            // The message never quotes the token.
+                            Err(e) => rep.error(
+                                token.span(),
+                                e,
+                                "generate one, e.g. `openssl rand -hex 32`, and keep the file readable by the daemon only (or set DTINDEX_ADMIN_TOKEN instead)",
                             ),
                         }
                     }
@@ -806,7 +822,10 @@ const SECTION_HELP: &[(&str, &str)] = &[
         "registry",
         "registry = \"agencies.toml\" (a path relative to this file)",
     ),
-    ("server", "[server] takes listen = \"127.0.0.1:8080\""),
+    (
+        "server",
+        "[server] takes listen = \"127.0.0.1:8080\" and admin_token = \"…\" (at least 16 characters; turns on POST /api/v1/crawl)",
+    ),
     ("state", "[state] takes dir = \"/var/lib/dtindex\""),
     (
         "database",
@@ -922,6 +941,7 @@ fn apply_links(rep: &mut Reporter<'_>, links: &mut LinkSettings, raw: RawLinks) 
 #[serde(deny_unknown_fields)]
 struct RawServer {
     listen: Option<Spanned<String>>,
+    admin_token: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -24,7 +24,7 @@ use crate::observation::{
     AgencyObservation, CatalogObservation, CatalogOutcome, DeclarationObservation, Failure,
     FailureClass, LinkSummary, ProbeObservation,
 };
-use crate::registry::{Agency, Registry};
+use crate::registry::{Agency, Registry, ServiceEndpoint};
 use crate::score::{self, Ranked};
 use crate::store::{self, Store, StoreError};
 use crate::{harvest, probe};
@@ -750,13 +750,21 @@ pub async fn observe(
     let services = async {
         let (declaration, declared) =
             probe::declaration(fetcher, agency.declaration_url.as_ref()).await;
-        let mut all = agency.services.clone();
+        let mut all: Vec<(ServiceEndpoint, Option<String>)> =
+            agency.services.iter().map(|s| (s.clone(), None)).collect();
         for s in declared {
-            if !all.iter().any(|r| r.url == s.url) {
-                all.push(s);
+            if !all.iter().any(|(r, _)| r.url == s.url) {
+                // The agency names these itself: vetted like its dataset links.
+                let refusal = fetcher.refusal(&s.url);
+                all.push((s, refusal));
             }
         }
-        let probes = futures_util::future::join_all(all.iter().map(|s| probe::probe(fetcher, s)));
+        let probes = futures_util::future::join_all(all.iter().map(|(s, refusal)| async move {
+            match refusal {
+                Some(why) => probe::refused(s, why.clone()),
+                None => probe::probe(fetcher, s).await,
+            }
+        }));
         (declaration, probes.await)
     };
     let ((catalog, state), (declaration, services)) = tokio::join!(catalog, services);

@@ -62,7 +62,15 @@ pub fn crawler(
 ) -> anyhow::Result<Crawler> {
     Ok(Crawler {
         live,
-        fetcher: Fetcher::new(&settings.crawl).context("building the HTTP client")?,
+        fetcher: Fetcher::new(&settings.crawl)
+            .context("building the HTTP client")?
+            .with_address_policy(
+                settings
+                    .links
+                    .policy
+                    .addresses()
+                    .context("reading the address policy")?,
+            ),
         store,
         metrics,
         concurrency: settings.crawl.concurrency,
@@ -117,7 +125,7 @@ pub async fn run(
             metrics.clone(),
             cycles_cancel.clone(),
         );
-        move |slot: Option<i64>| {
+        move |slot: Option<i64>| -> bool {
             let (crawler, cancel) = (crawler.clone(), cancel.clone());
             let started = flight.try_spawn(async move {
                 match crawler.run_cycle_at(slot, &cancel).await {
@@ -138,21 +146,30 @@ pub async fn run(
                 metrics.skipped_ticks.inc();
                 tracing::warn!("tick skipped: the previous cycle is still running");
             }
+            started
         }
     };
     if settings.schedule.run_at_start {
         tick(None);
     }
-    let mut scheduler = schedule::start(&settings.schedule.cron, move |slot| tick(Some(slot)))
-        .await
-        .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
+    // An operator's "crawl now" is a cycle of no schedule slot, like the one at start.
+    let trigger: crate::admin::Trigger = {
+        let tick = tick.clone();
+        Arc::new(move || tick(None))
+    };
+    let mut scheduler = schedule::start(&settings.schedule.cron, move |slot| {
+        tick(Some(slot));
+    })
+    .await
+    .with_context(|| format!("starting the schedule `{}`", settings.schedule.cron))?;
 
     let state_probe = store.clone();
-    let app = http::router(AppState {
+    let public = http::router(AppState {
         store,
         metrics,
         live,
     });
+    let app = crate::admin::app(public, settings.admin_token.clone(), trigger);
     let addr: SocketAddr = listener.local_addr()?;
     tracing::info!(%addr, cron = %settings.schedule.cron, "dtindex serving");
     notify_systemd(&[sd_notify::NotifyState::Ready]);

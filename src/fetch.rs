@@ -37,6 +37,8 @@ pub struct Fetcher {
     /// trusts.
     timing_tls: std::sync::Arc<rustls::ClientConfig>,
     total_timeout: Duration,
+    /// The address rules for the URLs an agency names itself (see [`Fetcher::refusal`]).
+    addresses: std::sync::Arc<crate::links::address::AddressPolicy>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -176,7 +178,28 @@ impl Fetcher {
             timing_tls: crate::probe::phases::tls_config(&settings.extra_roots_pem)
                 .map_err(FetcherError::Tls)?,
             total_timeout: settings.total_timeout,
+            addresses: Default::default(),
         })
+    }
+
+    /// Vets the URLs an agency names in its own documents (its declaration) against
+    /// `policy`, as the link checker vets links; without it, the strict default holds.
+    pub fn with_address_policy(mut self, policy: crate::links::address::AddressPolicy) -> Self {
+        self.addresses = std::sync::Arc::new(policy);
+        self
+    }
+
+    /// Why a URL an agency named must not be requested, if it must not: an address the
+    /// policy refuses (private, loopback, link-local, a metadata name), written in the URL.
+    pub fn refusal(&self, url: &Url) -> Option<String> {
+        crate::links::address::vet_url(&self.addresses, url)
+            .err()
+            .map(|r| {
+                format!(
+                    "not requested: {} is a {r} address, which the address policy refuses",
+                    url.host_str().unwrap_or_default()
+                )
+            })
     }
 
     pub fn max_body_bytes(&self) -> u64 {

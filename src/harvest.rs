@@ -107,8 +107,18 @@ pub fn detect(
                 })?,
         },
     };
+    let media = |d: &str| {
+        ["image/", "audio/", "video/", "font/"]
+            .iter()
+            .any(|p| d.starts_with(p))
+    };
     let lie = match (declared.as_deref(), from_content_type(declared.as_deref())) {
         (Some(d), Some(by_header)) if !same_family(by_header, format) => Some(format!(
+            "the server declares Content-Type {d} but sends {}",
+            format.name()
+        )),
+        // A type no catalog can have (an image, a sound) is a lie whatever the body is.
+        (Some(d), None) if media(d) => Some(format!(
             "the server declares Content-Type {d} but sends {}",
             format.name()
         )),
@@ -216,6 +226,7 @@ pub struct DatasetSink {
     pub datasets: usize,
     pub duplicate_identifiers: usize,
     pub schema_invalid: usize,
+    pub unsafe_text: crate::observation::UnsafeText,
     seen: HashSet<u64>,
     /// Hashes of each record's title, description and URLs, to spot a record listed twice
     /// under different identifiers.
@@ -283,6 +294,20 @@ impl DatasetSink {
         if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
             self.schema_invalid += 1;
         }
+        let texts = [
+            &dataset.identifier,
+            &dataset.title,
+            &dataset.description,
+            &dataset.publisher,
+            &dataset.contact_point,
+        ];
+        self.unsafe_text.add_record(
+            texts
+                .into_iter()
+                .flatten()
+                .chain(dataset.keywords.iter().chain(&dataset.themes))
+                .map(String::as_str),
+        );
         let links = links_of(dataset);
         if let (Some(ckan), Some(id)) = (&mut self.ckan, &dataset.identifier) {
             ckan.packages.insert(id.clone(), mark);
@@ -765,6 +790,9 @@ fn record(obs: &mut CatalogObservation, sink: &mut DatasetSink) {
         obs.notes
             .push(Note::DuplicateIdentifiers(sink.duplicate_identifiers));
     }
+    if !sink.unsafe_text.is_empty() {
+        obs.notes.push(Note::UnsafeText(sink.unsafe_text));
+    }
     obs.schema_invalid = sink.schema_invalid;
 }
 
@@ -998,6 +1026,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!((format, lie), (Format::DataJson, None));
+        // A type no catalog has is a lie too; a generic one says nothing.
+        let lie = |ct| {
+            detect(CatalogFormat::Auto, Some(ct), b"{\"dataset\":[]}", "/")
+                .unwrap()
+                .1
+        };
+        assert!(lie("image/png").unwrap().contains("image/png"));
+        assert_eq!(lie("application/octet-stream"), None);
+        assert_eq!(lie("text/plain"), None);
     }
 
     #[test]

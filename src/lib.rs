@@ -12,12 +12,14 @@
 //! wires the long-running process together; [`simulate`] serves a federation of agencies
 //! on loopback for the demo, the tests and the benchmarks.
 
+pub mod admin;
 pub mod catalog;
 pub mod config;
 pub mod cycle;
 pub mod daemon;
 pub mod declaration;
 pub mod fetch;
+pub mod fuzzing;
 pub mod harvest;
 pub mod http;
 pub mod inspect;

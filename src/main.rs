@@ -178,15 +178,30 @@ async fn main() -> ExitCode {
 }
 
 fn load_settings(path: Option<&Path>) -> anyhow::Result<Settings> {
-    match path {
-        Some(p) => Ok(Settings::load(p)?),
+    let mut settings = match path {
+        Some(p) => Settings::load(p)?,
         None => {
             let state = std::env::var_os("STATE_DIRECTORY")
                 .map(PathBuf::from)
                 .unwrap_or_else(|| PathBuf::from(config::DEFAULT_STATE_DIR));
-            Ok(Settings::with_state_dir(state))
+            Settings::with_state_dir(state)
         }
+    };
+    // The environment's token wins over the file's: a secret kept out of the file.
+    if let Some(token) = admin_token_from_env()? {
+        settings.admin_token = Some(token);
     }
+    Ok(settings)
+}
+
+/// `DTINDEX_ADMIN_TOKEN`, checked (the error never repeats it).
+fn admin_token_from_env() -> anyhow::Result<Option<dtindex::admin::AdminToken>> {
+    std::env::var_os("DTINDEX_ADMIN_TOKEN")
+        .map(|t| {
+            dtindex::admin::AdminToken::new(&t.to_string_lossy())
+                .map_err(|e| anyhow::anyhow!("DTINDEX_ADMIN_TOKEN: {e}"))
+        })
+        .transpose()
 }
 
 /// Binds, then says where on stdout: tests and scripts read this line to find the port.
@@ -528,8 +543,12 @@ fn check_config(config: Option<&Path>, registry: Option<&Path>) -> anyhow::Resul
             None
         }
     };
-    if !errors.is_empty() {
+    let token = admin_token_from_env();
+    if !errors.is_empty() || token.is_err() {
         for e in &errors {
+            eprintln!("{e}");
+        }
+        if let Err(e) = token {
             eprintln!("{e}");
         }
         return Ok(ExitCode::FAILURE);

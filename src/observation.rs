@@ -117,6 +117,48 @@ pub enum Note {
     DuplicateIdentifiers(usize),
     /// The CKAN organization registered for the agency is not on the portal.
     UnknownOrganization(String),
+    /// Records whose text would do harm if shown unescaped.
+    UnsafeText(UnsafeText),
+}
+
+/// How many records carry text that does harm where it is shown unescaped: markup a web
+/// page would run, control characters a terminal or log would obey, and formula prefixes a
+/// spreadsheet would evaluate. dtindex itself only ever serves such text escaped (JSON), so
+/// this is a finding for the agency, whose own portal or exports may not.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UnsafeText {
+    pub markup: usize,
+    pub control: usize,
+    pub formula: usize,
+}
+
+impl UnsafeText {
+    pub fn is_empty(&self) -> bool {
+        *self == UnsafeText::default()
+    }
+
+    /// Counts `texts` (one record's) once per kind of harm found in any of them.
+    pub fn add_record<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        let (mut markup, mut control, mut formula) = (false, false, false);
+        for t in texts {
+            markup |= t.as_bytes().windows(2).any(|w| {
+                w[0] == b'<' && (w[1].is_ascii_alphabetic() || matches!(w[1], b'/' | b'!'))
+            });
+            control |= t
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'));
+            let mut chars = t.chars();
+            formula |= match (chars.next(), chars.next()) {
+                (Some('=' | '+' | '@' | '\t' | '\r'), _) => true,
+                // A leading minus is a formula unless a number or a dash in prose follows.
+                (Some('-'), Some(next)) => !(next.is_ascii_digit() || next.is_whitespace()),
+                _ => false,
+            };
+        }
+        self.markup += usize::from(markup);
+        self.control += usize::from(control);
+        self.formula += usize::from(formula);
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -233,5 +275,52 @@ pub struct ProbeObservation {
 impl ProbeObservation {
     pub fn is_up(&self) -> bool {
         self.failure.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UnsafeText;
+
+    fn of(texts: &[&str]) -> UnsafeText {
+        let mut t = UnsafeText::default();
+        t.add_record(texts.iter().copied());
+        t
+    }
+
+    #[test]
+    fn unsafe_text_is_told_from_ordinary_prose() {
+        let none = UnsafeText::default();
+        // Ordinary Vietnamese catalog text, a negative number, a dash in prose, a comparison.
+        for ok in [
+            "Cơ sở dữ liệu dân cư",
+            "-5 độ C",
+            "- danh mục",
+            "a < b và c > d",
+            "dòng 1\ndòng 2\ttab",
+            "email@example.gov.vn",
+        ] {
+            assert_eq!(of(&[ok]), none, "{ok:?}");
+        }
+        let markup = UnsafeText { markup: 1, ..none };
+        assert_eq!(of(&["<script>alert(1)</script>"]), markup);
+        assert_eq!(of(&["Dữ liệu </b>"]), markup);
+        assert_eq!(of(&["<!-- x -->"]), markup);
+        let control = UnsafeText { control: 1, ..none };
+        assert_eq!(of(&["x\u{0}y"]), control);
+        assert_eq!(of(&["\u{1b}[31mđỏ"]), control);
+        let formula = UnsafeText { formula: 1, ..none };
+        for f in ["=1+1", "+cmd", "@SUM(A1)", "-cmd", "\tx"] {
+            assert_eq!(of(&[f]), formula, "{f:?}");
+        }
+        // Counted once per record, whatever the number of fields.
+        assert_eq!(
+            of(&["<b>", "<i>", "=x"]),
+            UnsafeText {
+                markup: 1,
+                formula: 1,
+                ..none
+            }
+        );
     }
 }

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 mod common;
 
-use common::{BIN, Proc, eventually, get_json, start};
+use common::{BIN, eventually, get_json, start};
 
 fn write_settings(dir: &Path) -> std::path::PathBuf {
     let path = dir.join("dtindex.toml");
@@ -79,28 +79,11 @@ fn promtool_accepts(metrics: &str) {
     common::assert_silent_success(&out, "promtool check metrics");
 }
 
-fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
-    signal(proc, "-TERM");
-    proc.0.wait().unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     let dir = tempfile::tempdir().unwrap();
+    let (_sim, sim_base) = common::start_simulator(dir.path(), 11).await;
     let registry = dir.path().join("agencies.toml");
-    let (_sim, sim_base) = start(&[
-        "simulate",
-        "--listen",
-        "127.0.0.1:0",
-        "--seed",
-        "11",
-        "--write-registry",
-        registry.to_str().unwrap(),
-    ]);
-    eventually("the simulator's registry", || async {
-        registry.exists().then_some(())
-    })
-    .await;
     let config = write_settings(dir.path());
 
     let check = Command::new(BIN)
@@ -310,7 +293,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     promtool_accepts(&metrics);
 
     // SIGTERM: a clean exit.
-    let status = sigterm(&mut daemon);
+    let status = common::sigterm(&mut daemon);
     assert!(
         status.success(),
         "graceful shutdown exits 0, got {status:?}"
@@ -347,7 +330,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
         original.replacen("kind = \"ministry\"", "kind = \"bureau\"", 1),
     )
     .unwrap();
-    signal(&daemon, "-HUP");
+    common::signal(&daemon, "-HUP");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
     assert_eq!(status, 200, "the daemon keeps serving after a bad reload");
@@ -357,7 +340,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
         .collect::<Vec<_>>()
         .join("[[agency]]");
     std::fs::write(&registry, without_hanoi).unwrap();
-    signal(&daemon, "-HUP");
+    common::signal(&daemon, "-HUP");
     eventually("the reloaded registry", || async {
         let (status, _) = get_json(&format!("{base}/api/v1/agencies/01")).await;
         (status == 404).then_some(())
@@ -365,16 +348,5 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     .await;
     let (status, _) = get_json(&format!("{base}/api/v1/agencies/79")).await;
     assert_eq!(status, 200);
-    assert!(sigterm(&mut daemon).success());
-}
-
-fn signal(proc: &Proc, which: &str) {
-    let pid = proc.0.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args([which, &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    assert!(common::sigterm(&mut daemon).success());
 }

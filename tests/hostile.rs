@@ -19,6 +19,7 @@ use dtindex::observation::{CatalogOutcome, FailureClass};
 use dtindex::registry::{
     Agency, AgencyKind, CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint,
 };
+use dtindex::simulate;
 use dtindex::store;
 use tokio_util::sync::CancellationToken;
 use url::Url;
@@ -335,4 +336,236 @@ async fn an_agency_over_its_deadline_is_cut_off_without_stalling_the_others() {
     );
     assert_eq!(observations[1].catalog.outcome, CatalogOutcome::Parsed);
     assert!(observations[1].services[0].is_up());
+}
+
+/// The settings of a crawl of the hostile federation: short timeouts (the hostile servers
+/// that never answer cost seconds, not minutes), a cap under the simulator's oversized
+/// bodies, and a link broken at its first failure so one cycle shows it.
+fn federation_settings(dir: &std::path::Path, sim: &simulate::Launched) -> Settings {
+    let mut s = Settings::with_state_dir(dir.to_path_buf());
+    sim.configure(&mut s);
+    s.crawl.concurrency = 64;
+    s.crawl.max_body_bytes = 1024 * 1024;
+    // Long enough that a well-behaved agency on a loaded machine (the whole suite, other
+    // builds) is never cut off, which would change its score between the two crawls.
+    s.crawl.connect_timeout = Duration::from_secs(4);
+    s.crawl.read_timeout = Duration::from_secs(4);
+    s.crawl.total_timeout = Duration::from_secs(8);
+    s.crawl.agency_deadline = Duration::from_secs(30);
+    s.links.broken_after_cycles = 1;
+    // Generous: links cut off by the deadline are not counted, and on a loaded machine
+    // that would differ between two runs.
+    s.links.deadline = Duration::from_secs(120);
+    s.links.policy.timeout = Duration::from_secs(5);
+    s.links.policy.connect_timeout = Duration::from_secs(5);
+    s.links.policy.retries = 0;
+    s.links.policy.per_host_interval = Duration::from_millis(2);
+    s
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_federation_a_third_hostile_costs_each_hostile_agency_its_finding_and_no_one_else_anything()
+ {
+    use dtindex::simulate::hostile::{self, Evidence, Hostility};
+    let registry = hostile::registry_for_all(&Registry::builtin());
+    let mut federation = simulate::Federation::plan(&registry, 10);
+    hostile::make_hostile(&mut federation);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = simulate::launch_federation(&registry, federation, listener)
+        .await
+        .unwrap();
+    let hostile_codes: std::collections::HashMap<String, Hostility> = sim
+        .federation
+        .agencies
+        .iter()
+        .filter_map(|a| Some((a.code.clone(), a.hostility?)))
+        .collect();
+    assert_eq!(hostile_codes.len() * 3, registry.agencies.len());
+    assert!(hostile_codes.len() >= 40);
+
+    let dir = tempfile::tempdir().unwrap();
+    let settings = federation_settings(dir.path(), &sim);
+    assert!(settings.crawl.max_body_bytes < hostile::OVERSIZED_BYTES as u64);
+    let method = dtindex::score::Method::builtin();
+    let (store, metrics) = daemon::open_store(&settings, &method).await.unwrap();
+    let live = dtindex::config::Live::new(sim.registry.clone(), method.clone());
+    let crawler = daemon::crawler(&settings, live, store.clone(), metrics).unwrap();
+
+    // However the hostile servers behave, the cycle ends within its deadline: every
+    // agency's own, then its links'.
+    let deadline =
+        settings.crawl.agency_deadline + settings.links.deadline + Duration::from_secs(30);
+    let report = tokio::time::timeout(deadline, crawler.run_cycle(&CancellationToken::new()))
+        .await
+        .expect("the cycle completes within its deadline")
+        .unwrap();
+    assert_eq!(report.agencies, registry.agencies.len());
+
+    // What each fetch and probe failed with, for the evidence the table names.
+    let (observations, _) = crawler
+        .observe_all(&sim.registry, &Default::default(), report.cycle_id)
+        .await;
+    let snapshots = store.run(store::latest_snapshots).await.unwrap();
+    let mut wrong = Vec::new();
+    for (code, h) in &hostile_codes {
+        let expected = h.expected();
+        let id = report.cycle_id;
+        let c = code.clone();
+        let findings = store
+            .run(move |conn| store::agency_findings(conn, id, &c))
+            .await
+            .unwrap();
+        if !findings.iter().any(|f| f.rule == expected.rule) {
+            let rules: Vec<&str> = findings.iter().map(|f| f.rule.as_str()).collect();
+            wrong.push(format!("{h:?}: no {} among {rules:?}", expected.rule));
+            continue;
+        }
+        let obs = observations.iter().find(|o| &o.code == code).unwrap();
+        let seen = match expected.evidence {
+            Evidence::Fetch(class) => match &obs.catalog.outcome {
+                CatalogOutcome::FetchFailed(f) if f.class == class => None,
+                other => Some(format!("{other:?}")),
+            },
+            Evidence::Parse => match &obs.catalog.outcome {
+                CatalogOutcome::ParseFailed(_) => None,
+                other => Some(format!("{other:?}")),
+            },
+            Evidence::Content => match &obs.catalog.outcome {
+                CatalogOutcome::Parsed => None,
+                other => Some(format!("{other:?}")),
+            },
+            Evidence::Probe(class) => {
+                let classes: Vec<_> = obs
+                    .services
+                    .iter()
+                    .map(|p| p.failure.as_ref().map(|f| f.class))
+                    .collect();
+                (classes != vec![Some(class)]).then(|| format!("{:?}", obs.services))
+            }
+            Evidence::Link(class) => {
+                let snapshot = snapshots.iter().find(|s| &s.code == code).unwrap();
+                (!snapshot.links.iter().any(|(c, n)| *c == class && *n > 0))
+                    .then(|| format!("links {:?}", snapshot.links))
+            }
+        };
+        if let Some(seen) = seen {
+            wrong.push(format!(
+                "{h:?}: expected {:?}, saw {seen}",
+                expected.evidence
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+
+    // The well-behaved agencies score exactly what they score without the hostile ones.
+    let calm_dir = tempfile::tempdir().unwrap();
+    let calm_settings = federation_settings(calm_dir.path(), &sim);
+    let (calm_store, calm_metrics) = daemon::open_store(&calm_settings, &method).await.unwrap();
+    let calm_registry = Registry {
+        agencies: sim
+            .registry
+            .agencies
+            .iter()
+            .filter(|a| !hostile_codes.contains_key(&a.code))
+            .cloned()
+            .collect(),
+    };
+    let calm = daemon::crawler(
+        &calm_settings,
+        dtindex::config::Live::new(calm_registry.clone(), method),
+        calm_store,
+        calm_metrics,
+    )
+    .unwrap();
+    let calm_report = calm.run_cycle(&CancellationToken::new()).await.unwrap();
+    assert_eq!(calm_report.agencies, calm_registry.agencies.len());
+    for alone in &calm_report.ranked {
+        let together = report
+            .ranked
+            .iter()
+            .find(|r| r.score.code == alone.score.code)
+            .unwrap();
+        if together.score != alone.score {
+            // The links as each crawl recorded them: the likeliest place for a difference.
+            let (c1, c2) = (alone.score.code.clone(), alone.score.code.clone());
+            let t = store
+                .run(move |c| store::agency_links(c, &c1))
+                .await
+                .unwrap();
+            let a = calm
+                .store
+                .run(move |c| store::agency_links(c, &c2))
+                .await
+                .unwrap();
+            let brief = |l: &[dtindex::links::history::LinkRecord]| {
+                l.iter()
+                    .map(|r| format!("{} {:?} {:?} {:?}", r.url, r.class, r.broken, r.detail))
+                    .collect::<Vec<_>>()
+            };
+            panic!(
+                "{}: {:#?}\nlinks together: {:#?}\nlinks alone: {:#?}",
+                alone.score.code,
+                (&together.score.findings, &alone.score.findings),
+                brief(&t),
+                brief(&a)
+            );
+        }
+    }
+}
+
+/// An agency's declaration names the URLs dtindex checks: cited documents, its platform,
+/// its services. Those that point at private, loopback or metadata addresses are refused
+/// by the address policy and never requested; the agency is told so.
+#[tokio::test]
+async fn a_declaration_pointing_inside_is_refused_without_a_request() {
+    let declaration = serde_json::json!({
+        "documents": [
+            {"kind": "open_data_plan", "number": "1/KH", "url": "http://169.254.169.254/latest/meta-data/"},
+            {"kind": "analytics_plan", "number": "2/KH", "url": "http://metadata.google.internal/computeMetadata/v1/"},
+        ],
+        "analytics_platform": {"deployed": true, "url": "http://10.0.0.5/admin"},
+        "services": [
+            {"url": "http://localhost:1/internal", "api_description": "http://[fd00::1]/openapi.json"},
+            {"url": "http://[::ffff:192.168.1.1]/api"},
+        ],
+    });
+    let app = Router::new().route(
+        "/decl/declaration.json",
+        get(move || {
+            let d = declaration.clone();
+            async move { axum::Json(d) }
+        }),
+    );
+    let addr = serve(app).await;
+    let mut a = agency("inside", None, vec![]);
+    a.declaration_url = Url::parse(&format!("http://{addr}/decl/declaration.json")).ok();
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = settings(dir.path());
+    // The declaration itself is on loopback (the operator registered it); what it names
+    // is vetted all the same.
+    settings.links.policy.allow_loopback = false;
+    let crawler = crawler(&settings, vec![a]).await;
+    let (observations, _) = crawler
+        .observe_all(&crawler.live.current().registry, &Default::default(), 1)
+        .await;
+    let obs = &observations[0];
+    assert_eq!(obs.declaration.outcome, CatalogOutcome::Parsed);
+    let refused = |detail: &Option<String>| {
+        detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with("not requested:"))
+    };
+    assert_eq!(obs.declaration.documents.len(), 2);
+    for doc in &obs.declaration.documents {
+        assert_eq!(doc.claim.resolves, Some(false));
+        assert!(refused(&doc.claim.detail), "{doc:?}");
+    }
+    let platform = obs.declaration.platform.as_ref().unwrap();
+    assert!(refused(&platform.detail), "{platform:?}");
+    assert_eq!(obs.services.len(), 2);
+    for s in &obs.services {
+        let f = s.failure.as_ref().expect("refused services are down");
+        assert!(f.message.starts_with("not requested:"), "{f:?}");
+        assert_eq!((s.http_status, &s.phases), (None, &None));
+    }
 }

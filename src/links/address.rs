@@ -208,6 +208,24 @@ const METADATA_NAMES: &[&str] = &[
     "instance-data.ec2.internal",
 ];
 
+/// What can be told of `url` without resolving it: an address written in it, a metadata
+/// name, `localhost`. A name that resolves to a refused address passes here; the link
+/// checker, which resolves names itself, catches those too.
+pub fn vet_url(policy: &AddressPolicy, url: &url::Url) -> Result<(), Refusal> {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => policy.vet(ip.into()),
+        Some(url::Host::Ipv6(ip)) => policy.vet(ip.into()),
+        Some(url::Host::Domain(name)) => {
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if (name == "localhost" || name.ends_with(".localhost")) && !policy.allow_loopback {
+                return Err(Refusal::Loopback);
+            }
+            vet_name(&name)
+        }
+        None => Ok(()),
+    }
+}
+
 pub fn vet_name(name: &str) -> Result<(), Refusal> {
     let name = name.trim_end_matches('.').to_ascii_lowercase();
     if METADATA_NAMES.contains(&name.as_str()) {

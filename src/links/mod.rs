@@ -338,6 +338,28 @@ impl std::fmt::Debug for LinkChecker {
     }
 }
 
+impl LinkPolicy {
+    /// The address rules of this policy: what links, and the URLs an agency's declaration
+    /// names, may reach.
+    pub fn addresses(&self) -> Result<AddressPolicy, LinkError> {
+        let allow_networks = self
+            .allow_networks
+            .iter()
+            .map(|n| {
+                Network::parse(n).map_err(|reason| LinkError::Network {
+                    value: n.clone(),
+                    reason,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(AddressPolicy {
+            allow_loopback: self.allow_loopback,
+            allow_private: self.allow_private,
+            allow_networks,
+        })
+    }
+}
+
 impl LinkChecker {
     pub fn new(policy: LinkPolicy) -> Result<LinkChecker, LinkError> {
         if policy.global_concurrency == 0 {
@@ -350,16 +372,6 @@ impl LinkChecker {
                 field: "per_host_concurrency",
             });
         }
-        let allow_networks = policy
-            .allow_networks
-            .iter()
-            .map(|n| {
-                Network::parse(n).map_err(|reason| LinkError::Network {
-                    value: n.clone(),
-                    reason,
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
         let mut roots = Vec::new();
         for (index, pem) in policy.extra_roots_pem.iter().enumerate() {
             let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
@@ -376,11 +388,7 @@ impl LinkChecker {
             }
             roots.extend(certs);
         }
-        let addresses = AddressPolicy {
-            allow_loopback: policy.allow_loopback,
-            allow_private: policy.allow_private,
-            allow_networks,
-        };
+        let addresses = policy.addresses()?;
         let dns = Arc::new(Dns::new(
             addresses,
             policy.cache_ttl,

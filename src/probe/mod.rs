@@ -216,8 +216,36 @@ pub async fn declaration(
         .services
         .iter()
         .filter_map(|s| service_of(url, s))
+        .map(|mut s| {
+            // A description at a refused address is as good as none.
+            if s.api_description
+                .as_ref()
+                .is_some_and(|d| fetcher.refusal(d).is_some())
+            {
+                s.api_description = None;
+            }
+            s
+        })
         .collect();
     (obs, services)
+}
+
+/// A declared service at an address the policy refuses: down, and never requested.
+pub fn refused(service: &ServiceEndpoint, why: String) -> ProbeObservation {
+    ProbeObservation {
+        url: service.url.to_string(),
+        platform: service.platform.clone(),
+        http_status: None,
+        latency_ms: 0,
+        failure: Some(Failure {
+            class: FailureClass::Connect,
+            message: why,
+        }),
+        tls_expires_at: None,
+        api_description: None,
+        http_version: None,
+        phases: None,
+    }
 }
 
 /// A declared service as a registry entry; URLs are resolved against the declaration's.
@@ -247,6 +275,10 @@ async fn check_claim(
         return claim;
     };
     match base.join(text) {
+        Ok(target) if fetcher.refusal(&target).is_some() => {
+            claim.resolves = Some(false);
+            claim.detail = fetcher.refusal(&target);
+        }
         Ok(target) if matches!(target.scheme(), "http" | "https") => {
             match fetcher.head_of(&target).await {
                 Ok(_) => claim.resolves = Some(true),

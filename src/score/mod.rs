@@ -707,6 +707,10 @@ fn catalog_notes(obs: &AgencyObservation) -> Vec<Finding> {
                 "make every page link to the next one, and the last page to none")),
             Note::UnknownOrganization(m) => Some(note("T1.ckan-organization", m.clone(),
                 "register the organization's `name` as it appears in the portal's organization_list")),
+            Note::UnsafeText(t) => Some(note("T1.unsafe-text", format!(
+                "{} records carry markup, {} control characters and {} a spreadsheet formula prefix (=, +, -, @) in their text",
+                t.markup, t.control, t.formula),
+                "publish plain text: no HTML tags, no control characters, and no leading =, +, - or @ in titles, descriptions and keywords")),
             // Weighed by Q.clean.duplicate-identifier.
             Note::DuplicateIdentifiers(_) => None,
         })

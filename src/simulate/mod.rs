@@ -23,8 +23,10 @@ use url::Url;
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
 
 pub mod history;
+pub mod hostile;
 mod render;
 pub mod tls;
+pub use hostile::{Faults, Hostility};
 pub use render::SimRecord;
 
 /// Datasets per page of a paged (Turtle, CKAN) simulated catalog.
@@ -65,6 +67,8 @@ pub enum Profile {
     Broken,
     /// Nothing published at all, as most agencies today.
     Silent,
+    /// Slow, broken, lying or attacking, one way each (see [`Hostility`]).
+    Hostile,
 }
 
 /// How a broken catalog fails.
@@ -122,6 +126,8 @@ pub struct SimAgency {
     pub datasets: usize,
     /// Per service: whether it answers 200 (else 500, or refused for broken agencies).
     pub services_up: Vec<bool>,
+    /// What a hostile agency does.
+    pub hostility: Option<Hostility>,
 }
 
 /// A federation's size, for benchmarks: `agencies` of them (the registry's, repeated under
@@ -230,7 +236,8 @@ impl Federation {
                             Some(kinds[rng.random_range(0..kinds.len())]),
                         )
                     }
-                    Profile::Silent => (0, vec![], None),
+                    // Hostile agencies are made so afterwards (hostile::make_hostile).
+                    Profile::Silent | Profile::Hostile => (0, vec![], None),
                 };
                 // About two in five publish data.json; the rest spread over the other forms.
                 let mut published = match rng.random_range(0..10) {
@@ -250,6 +257,7 @@ impl Federation {
                     breakage,
                     datasets,
                     services_up,
+                    hostility: None,
                 }
             })
             .collect();
@@ -294,7 +302,7 @@ impl Federation {
                 doc("analytics_plan", "56/KH-UBND", None),
             ],
             Profile::Neglected => vec![],
-            Profile::Broken | Profile::Silent => return None,
+            Profile::Broken | Profile::Silent | Profile::Hostile => return None,
         };
         let deployed = sim.profile == Profile::Exemplary;
         Some(json!({
@@ -391,7 +399,7 @@ impl Federation {
         );
         let roll: u32 = rng.random_range(0..100);
         let (missing, error, moved, wrong) = match sim.profile {
-            Profile::Exemplary => (0, 0, 0, 0),
+            Profile::Exemplary | Profile::Hostile => (0, 0, 0, 0),
             Profile::Average => (4, 0, 2, 2),
             _ => (15, 8, 7, 5),
         };
@@ -409,8 +417,9 @@ impl Federation {
     pub fn records(&self, sim: &SimAgency, files: &str) -> Vec<SimRecord> {
         let mut rng = ChaCha8Rng::seed_from_u64(agency_seed(self.seed, &sim.code) ^ 0xDA7A);
         let links = self.scale.map_or(1, |s| s.links.max(1));
+        // Hostile agencies publish complete records: what is wrong with them is elsewhere.
         let keep = match sim.profile {
-            Profile::Exemplary => 1.0,
+            Profile::Exemplary | Profile::Hostile => 1.0,
             Profile::Average => 0.75,
             _ => 0.3,
         };
@@ -430,11 +439,13 @@ impl Federation {
                     theme: field(topic.2.to_string()),
                     // Exemplary agencies keep their monthly data current; the others
                     // let it age.
-                    modified: field(if sim.profile == Profile::Exemplary {
-                        (self.today - chrono::Days::new((i % 20) as u64)).to_string()
-                    } else {
-                        format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)
-                    }),
+                    modified: field(
+                        if matches!(sim.profile, Profile::Exemplary | Profile::Hostile) {
+                            (self.today - chrono::Days::new((i % 20) as u64)).to_string()
+                        } else {
+                            format!("2026-{:02}-{:02}", 1 + i % 11, 1 + i % 27)
+                        },
+                    ),
                     periodicity: field("R/P1M".into()),
                     spatial: field(sim.name.clone()),
                     temporal: field("2020-01-01/2026-12-31".into()),
@@ -482,9 +493,9 @@ impl Launched {
         settings.crawl.extra_roots_pem.push(self.ca_pem.clone());
         let policy = &mut settings.links.policy;
         policy.allow_loopback = true;
-        policy
-            .hosts
-            .insert(FILES_HOST.to_string(), [127, 0, 0, 1].into());
+        for host in [FILES_HOST, hostile::FLOOD_HOST] {
+            policy.hosts.insert(host.to_string(), [127, 0, 0, 1].into());
+        }
     }
 }
 
@@ -505,7 +516,22 @@ pub async fn launch_scaled(
     scale: Option<Scale>,
     listener: tokio::net::TcpListener,
 ) -> anyhow::Result<Launched> {
-    let federation = Arc::new(Federation::plan_scaled(registry, seed, scale));
+    launch_federation(
+        registry,
+        Federation::plan_scaled(registry, seed, scale),
+        listener,
+    )
+    .await
+}
+
+/// Serves a federation already planned (e.g. made partly hostile with
+/// [`hostile::make_hostile`]); with hostile agencies, also the faulty listeners they need.
+pub async fn launch_federation(
+    registry: &Registry,
+    federation: Federation,
+    listener: tokio::net::TcpListener,
+) -> anyhow::Result<Launched> {
+    let federation = Arc::new(federation);
     let base = Url::parse(&format!("http://{}/", listener.local_addr()?))?;
     let tls = tls::generate(90)?;
     let tls_listener = std::net::TcpListener::bind("127.0.0.1:0")?;
@@ -513,7 +539,11 @@ pub async fn launch_scaled(
         "https://127.0.0.1:{}/",
         tls_listener.local_addr()?.port()
     ))?;
-    let pointed = federation.registry_for(registry, &base, refused_address()?, Some(&tls_base));
+    let mut pointed = federation.registry_for(registry, &base, refused_address()?, Some(&tls_base));
+    if federation.agencies.iter().any(|a| a.hostility.is_some()) {
+        let faults = Faults::start(federation.clone()).await?;
+        federation.point_hostile(&mut pointed, &base, &faults);
+    }
     let (f, t) = (federation.clone(), tls.clone());
     tokio::spawn(async move {
         if let Err(e) = tls::serve_tls(tls_listener, f, &t).await {
@@ -585,6 +615,9 @@ async fn catalog(
     let Some(sim) = f.agency(&code).filter(|a| a.profile != Profile::Silent) else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    if let Some(h) = sim.hostility {
+        return f.hostile_catalog(sim, h, &headers, &uri).await;
+    }
     if !uri.path().ends_with(sim.published.path()) && !uri.path().contains("/ckan/") {
         return StatusCode::NOT_FOUND.into_response();
     }
@@ -672,7 +705,11 @@ async fn file(
     State(f): State<Arc<Federation>>,
     Path((code, file)): Path<(String, String)>,
     Query(q): Query<FileQuery>,
+    uri: axum::http::Uri,
 ) -> Response {
+    if let Some(h) = f.agency(&code).and_then(|a| a.hostility) {
+        return Federation::hostile_file(&code, h, &uri).await;
+    }
     let i = file
         .strip_suffix(".csv")
         .and_then(|n| n.parse::<usize>().ok());
@@ -748,7 +785,11 @@ struct FileQuery {
 async fn service(
     State(f): State<Arc<Federation>>,
     Path((code, n)): Path<(String, usize)>,
+    uri: axum::http::Uri,
 ) -> Response {
+    if let Some(h) = f.agency(&code).and_then(|a| a.hostility) {
+        return f.hostile_service(&code, h, &uri).await;
+    }
     match f.agency(&code).and_then(|a| a.services_up.get(n)) {
         Some(true) => {
             axum::Json(json!({ "service": format!("{code}/{n}"), "status": "ok" })).into_response()
@@ -762,6 +803,9 @@ async fn openapi(
     State(f): State<Arc<Federation>>,
     Path((code, n)): Path<(String, usize)>,
 ) -> Response {
+    if let Some(h) = f.agency(&code).and_then(|a| a.hostility) {
+        return Federation::hostile_openapi(h);
+    }
     match f.agency(&code) {
         Some(a) if Federation::describes_api(a, n) && n < a.services_up.len() => axum::Json(json!({
             "openapi": "3.1.0",

@@ -24,6 +24,12 @@ pub struct SimTls {
 
 /// Makes a CA and a certificate for `localhost` and 127.0.0.1 valid for `days` days.
 pub fn generate(days: i64) -> Result<SimTls, rcgen::Error> {
+    generate_for(days, &["localhost", "127.0.0.1"])
+}
+
+/// A CA and a certificate for `names`, expiring in `days` days (in the past when
+/// negative): the hostile agencies' expired and misnamed certificates.
+pub fn generate_for(days: i64, names: &[&str]) -> Result<SimTls, rcgen::Error> {
     let ca_key = KeyPair::generate()?;
     let mut ca = CertificateParams::new(Vec::<String>::new())?;
     ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
@@ -39,7 +45,7 @@ pub fn generate(days: i64) -> Result<SimTls, rcgen::Error> {
 
     let key = KeyPair::generate()?;
     let mut params =
-        CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])?;
+        CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())?;
     params
         .distinguished_name
         .push(DnType::CommonName, "dtindex simulated agency");

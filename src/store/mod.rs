@@ -93,6 +93,14 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "cannot write the database {}: {source}; the daemon needs write access to its state directory (and room on its disk)",
+        path.display()
+    )]
+    NotWritable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("cannot open the database: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
     #[error("cannot open the database: {0}")]
@@ -209,6 +217,23 @@ impl Store {
                 path: dir.to_path_buf(),
                 source,
             })?;
+        }
+        if let Backend::Sqlite(path) = &backend
+            && path != ":memory:"
+        {
+            // A database that cannot be written (a read-only file system, a file the
+            // daemon's user may not write) is refused at once and says why; SQLite alone
+            // says "unable to open database file", after the pool's connection timeout.
+            // Opening for append creates nothing but an empty file, which SQLite takes
+            // for a new database anyway.
+            std::fs::OpenOptions::new()
+                .append(true)
+                .create(true)
+                .open(path)
+                .map_err(|source| StoreError::NotWritable {
+                    path: PathBuf::from(path),
+                    source,
+                })?;
         }
         let postgres = backend.is_postgres();
         let pool = Pool::builder()
@@ -461,14 +486,19 @@ pub fn abandon_unfinished(conn: &mut Conn) -> QueryResult<usize> {
 /// A cycle started by hand, with no work rows: the unit tests' and the seeded history's
 /// way to write a cycle's results directly (daemons use [`work::join_or_begin`]).
 pub fn begin_cycle(conn: &mut Conn) -> QueryResult<i64> {
-    diesel::insert_into(cycles::table)
-        .values((
-            cycles::started_at.eq(now()),
-            cycles::status.eq("running"),
-            cycles::agencies.eq(0),
-        ))
-        .returning(cycles::id)
-        .get_result(conn)
+    // In a transaction of its own: in autocommit, an INSERT … RETURNING hands back the new
+    // id before the commit, and a commit that then fails (a full disk) went unreported,
+    // leaving the cycle to run under an id that was never stored.
+    conn.transaction(|conn| {
+        diesel::insert_into(cycles::table)
+            .values((
+                cycles::started_at.eq(now()),
+                cycles::status.eq("running"),
+                cycles::agencies.eq(0),
+            ))
+            .returning(cycles::id)
+            .get_result(conn)
+    })
 }
 
 /// Sets a finished cycle's times: for history written after the fact (the simulated

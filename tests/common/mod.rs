@@ -51,13 +51,17 @@ impl Drop for Proc {
 
 /// Starts `dtindex args…` and waits for its "listening on http://…" line.
 pub fn start(args: &[&str]) -> (Proc, String) {
-    let mut child = Command::new(BIN)
-        .args(args)
+    let mut cmd = Command::new(BIN);
+    cmd.args(args)
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("dtindex starts");
+        .stderr(Stdio::inherit());
+    start_command(cmd)
+}
+
+/// Starts `cmd` (a `dtindex` command with its own environment and stderr) and waits for
+/// its "listening on http://…" line; returns the process and the address it names.
+pub fn start_command(mut cmd: Command) -> (Proc, String) {
+    let mut child = cmd.stdout(Stdio::piped()).spawn().expect("dtindex starts");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let base = loop {
@@ -227,4 +231,43 @@ pub fn cut_connections(schema: &PgSchema) -> usize {
     .bind::<diesel::sql_types::Text, _>(&schema.name)
     .execute(&mut admin)
     .unwrap()
+}
+
+/// Starts `dtindex simulate` with `seed` and waits until it has written its registry to
+/// `dir/agencies.toml` (and its CA beside it); returns the process and its base URL.
+pub async fn start_simulator(dir: &std::path::Path, seed: u64) -> (Proc, String) {
+    let registry = dir.join("agencies.toml");
+    let seed = seed.to_string();
+    let (sim, base) = start(&[
+        "simulate",
+        "--listen",
+        "127.0.0.1:0",
+        "--seed",
+        &seed,
+        "--write-registry",
+        registry.to_str().expect("a UTF-8 temporary path"),
+    ]);
+    eventually("the simulator's registry", || async {
+        registry.exists().then_some(())
+    })
+    .await;
+    (sim, base)
+}
+
+/// Sends a signal (`-TERM`, `-HUP`) to a child with `kill`.
+pub fn signal(proc: &Proc, which: &str) {
+    let pid = proc.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([which, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+/// Stops a child as systemd would, and waits for it to exit.
+pub fn sigterm(proc: &mut Proc) -> std::process::ExitStatus {
+    signal(proc, "-TERM");
+    proc.0.wait().unwrap()
 }
