@@ -711,9 +711,13 @@ async fn requests_to_a_host_are_spaced_by_its_interval() {
     let mut at: Vec<Instant> = log.all().into_iter().map(|s| s.at).collect();
     at.sort();
     assert_eq!(at.len(), 4);
+    // The checker spaces the requests' starts; the server sees their arrivals, which a
+    // loaded machine delays unevenly (the first also opens the connection). Unthrottled,
+    // the four arrive within a few milliseconds of each other; throttled, every gap is
+    // the interval give or take that jitter: half the interval tells the two apart.
     for pair in at.windows(2) {
         let gap = pair[1] - pair[0];
-        assert!(gap >= Duration::from_millis(140), "requests {gap:?} apart");
+        assert!(gap >= Duration::from_millis(75), "requests {gap:?} apart");
     }
 }
 
