@@ -912,8 +912,15 @@ pub fn classify_url(text: &str) -> UrlKind {
         };
     };
     // Hosts of special schemes (http, https, ftp…) come out of the parser in lower case;
-    // others are compared as written, in lower case.
-    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    // only others need folding.
+    let host = host.trim_end_matches('.');
+    let folded;
+    let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+        folded = host.to_ascii_lowercase();
+        folded.as_str()
+    } else {
+        host
+    };
     let placeholder = host == "localhost"
         || host.starts_with("127.")
         || host == "0.0.0.0"
@@ -1282,7 +1289,7 @@ mod tests {
     }
 
     #[test]
-    fn urls_are_classified_with_one_parse() {
+    fn urls_are_classified_by_scheme_and_host() {
         for (text, kind) in [
             ("https://data.gov.vn/x.csv", UrlKind::Web),
             ("HTTP://Data.Gov.VN/x.csv", UrlKind::Web),
