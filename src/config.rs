@@ -519,12 +519,18 @@ pub struct Live(std::sync::Arc<std::sync::RwLock<std::sync::Arc<LiveConfig>>>);
 pub struct LiveConfig {
     pub registry: Registry,
     pub method: Method,
+    /// Counts the reloads: what was derived from an earlier version is out of date.
+    pub version: u64,
 }
 
 impl Live {
     pub fn new(registry: Registry, method: Method) -> Live {
         Live(std::sync::Arc::new(std::sync::RwLock::new(
-            std::sync::Arc::new(LiveConfig { registry, method }),
+            std::sync::Arc::new(LiveConfig {
+                registry,
+                method,
+                version: 0,
+            }),
         )))
     }
 
@@ -537,11 +543,16 @@ impl Live {
     }
 
     pub fn replace(&self, registry: Registry, method: Method) {
-        let next = std::sync::Arc::new(LiveConfig { registry, method });
-        match self.0.write() {
-            Ok(mut guard) => *guard = next,
-            Err(poisoned) => *poisoned.into_inner() = next,
-        }
+        let mut guard = match self.0.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        let version = guard.version + 1;
+        *guard = std::sync::Arc::new(LiveConfig {
+            registry,
+            method,
+            version,
+        });
     }
 }
 

@@ -19,6 +19,7 @@ use crate::cycle::{Crawler, CycleError, LinkStage};
 use crate::fetch::Fetcher;
 use crate::http::{self, AppState};
 use crate::links::LinkChecker;
+use crate::links::address::AddressGuard;
 use crate::metrics::Metrics;
 use crate::registry::Registry;
 use crate::schedule::{self, SingleFlight};
@@ -60,17 +61,11 @@ pub fn crawler(
     store: Store,
     metrics: Metrics,
 ) -> anyhow::Result<Crawler> {
+    let fetcher = Fetcher::guarded(&settings.crawl, address_guard(settings, &live)?)
+        .context("building the HTTP client")?;
     Ok(Crawler {
         live,
-        fetcher: Fetcher::new(&settings.crawl)
-            .context("building the HTTP client")?
-            .with_address_policy(
-                settings
-                    .links
-                    .policy
-                    .addresses()
-                    .context("reading the address policy")?,
-            ),
+        fetcher,
         store,
         metrics,
         concurrency: settings.crawl.concurrency,
@@ -78,6 +73,21 @@ pub fn crawler(
         links: link_stage(settings)?,
         lease: settings.work_lease,
         owner: crate::cycle::lease_owner(),
+    })
+}
+
+/// The crawler trusts the hosts of the registry it is running now, reloads included;
+/// every other host a catalog or declaration leads it to is held to the link policy.
+fn address_guard(settings: &Settings, live: &Live) -> anyhow::Result<AddressGuard> {
+    let live = live.clone();
+    Ok(AddressGuard {
+        policy: settings
+            .links
+            .policy
+            .addresses()
+            .context("reading the address policy")?,
+        hosts: settings.links.policy.hosts.clone(),
+        trusted: std::sync::Arc::new(move |host| live.current().registry.names_host(host)),
     })
 }
 
@@ -118,15 +128,17 @@ pub async fn run(
 
     let flight = SingleFlight::default();
     let cycles_cancel = shutdown.child_token();
+    let answers = Arc::new(http::Answers::default());
     let tick = {
-        let (flight, crawler, metrics, cancel) = (
+        let (flight, crawler, metrics, cancel, answers) = (
             flight.clone(),
             crawler.clone(),
             metrics.clone(),
             cycles_cancel.clone(),
+            answers.clone(),
         );
         move |slot: Option<i64>| -> bool {
-            let (crawler, cancel) = (crawler.clone(), cancel.clone());
+            let (crawler, cancel, answers) = (crawler.clone(), cancel.clone(), answers.clone());
             let started = flight.try_spawn(async move {
                 match crawler.run_cycle_at(slot, &cancel).await {
                     Ok(report) => tracing::info!(
@@ -141,6 +153,8 @@ pub async fn run(
                     }
                     Err(e) => tracing::error!(error = %e, "cycle failed"),
                 }
+                // Whatever happened, the answers built before may be out of date now.
+                answers.invalidate();
             });
             if !started {
                 metrics.skipped_ticks.inc();
@@ -168,6 +182,7 @@ pub async fn run(
         store,
         metrics,
         live,
+        answers,
     });
     let app = crate::admin::app(public, settings.admin_token.clone(), trigger);
     let addr: SocketAddr = listener.local_addr()?;

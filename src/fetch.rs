@@ -9,6 +9,7 @@
 //! plain value the agency's findings are made of.
 
 use std::error::Error as _;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::header::{
@@ -19,6 +20,8 @@ use sha2::{Digest as _, Sha256};
 use url::Url;
 
 use crate::config::CrawlSettings;
+use crate::links::address::AddressGuard;
+use crate::links::resolve::{Dns, GuardedResolver};
 use crate::observation::{Failure, FailureClass};
 
 /// Names dtindex and where to learn about it, so an agency's operator seeing it in a log
@@ -37,8 +40,8 @@ pub struct Fetcher {
     /// trusts.
     timing_tls: std::sync::Arc<rustls::ClientConfig>,
     total_timeout: Duration,
-    /// The address rules for the URLs an agency names itself (see [`Fetcher::refusal`]).
-    addresses: std::sync::Arc<crate::links::address::AddressPolicy>,
+    /// Which addresses a request may go to (see [`Fetcher::guarded`]).
+    guard: AddressGuard,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -145,14 +148,30 @@ pub enum Answer {
 type FetchResult<T> = Result<T, (Failure, Option<u16>)>;
 
 impl Fetcher {
+    /// A client that requests whatever it is given, wherever it resolves: for URLs the
+    /// operator typed. The daemon's crawler is [`Fetcher::guarded`].
     pub fn new(settings: &CrawlSettings) -> Result<Fetcher, FetcherError> {
+        Fetcher::guarded(settings, AddressGuard::open())
+    }
+
+    /// A client that follows `guard`: a redirect to a host the operator did not name is
+    /// vetted (an address written in it here, a resolved name by the resolver), so a
+    /// catalog cannot point the crawler at a metadata service or an intranet.
+    pub fn guarded(settings: &CrawlSettings, guard: AddressGuard) -> Result<Fetcher, FetcherError> {
         let max_redirects = settings.max_redirects;
+        let hops = guard.clone();
         let policy = redirect::Policy::custom(move |attempt| {
             if attempt.previous().contains(attempt.url()) {
                 let msg = format!("redirect loop: {} was already visited", attempt.url());
                 attempt.error(msg)
             } else if attempt.previous().len() > max_redirects {
                 let msg = format!("more than {max_redirects} redirects");
+                attempt.error(msg)
+            } else if let Some(refusal) = hops.refusal(attempt.url()) {
+                let msg = format!(
+                    "redirect to {} refused: a {refusal} address, which the address policy refuses",
+                    attempt.url().host_str().unwrap_or_default()
+                );
                 attempt.error(msg)
             } else {
                 attempt.follow()
@@ -162,6 +181,14 @@ impl Fetcher {
         for pem in &settings.extra_roots_pem {
             roots.extend(reqwest::Certificate::from_pem_bundle(pem.as_bytes())?);
         }
+        let dns = Dns::new(
+            guard.policy.clone(),
+            // Redirect targets are few and change rarely; a minute spares the resolver
+            // without pinning a moved host for long.
+            Duration::from_secs(60),
+            settings.connect_timeout,
+            &guard.hosts,
+        );
         let client = Client::builder()
             .tls_certs_merge(roots)
             // Keeps the peer certificate on each response, for its expiry date.
@@ -171,6 +198,12 @@ impl Fetcher {
             .read_timeout(settings.read_timeout)
             .timeout(settings.total_timeout)
             .redirect(policy)
+            .dns_resolver(Arc::new(GuardedResolver {
+                dns: Arc::new(dns),
+                trusted: guard.trusted.clone(),
+            }))
+            // A proxy would resolve names on its own terms, out of the guard's sight.
+            .no_proxy()
             .build()?;
         Ok(Fetcher {
             client,
@@ -178,28 +211,19 @@ impl Fetcher {
             timing_tls: crate::probe::phases::tls_config(&settings.extra_roots_pem)
                 .map_err(FetcherError::Tls)?,
             total_timeout: settings.total_timeout,
-            addresses: Default::default(),
+            guard,
         })
-    }
-
-    /// Vets the URLs an agency names in its own documents (its declaration) against
-    /// `policy`, as the link checker vets links; without it, the strict default holds.
-    pub fn with_address_policy(mut self, policy: crate::links::address::AddressPolicy) -> Self {
-        self.addresses = std::sync::Arc::new(policy);
-        self
     }
 
     /// Why a URL an agency named must not be requested, if it must not: an address the
     /// policy refuses (private, loopback, link-local, a metadata name), written in the URL.
     pub fn refusal(&self, url: &Url) -> Option<String> {
-        crate::links::address::vet_url(&self.addresses, url)
-            .err()
-            .map(|r| {
-                format!(
-                    "not requested: {} is a {r} address, which the address policy refuses",
-                    url.host_str().unwrap_or_default()
-                )
-            })
+        self.guard.refusal(url).map(|r| {
+            format!(
+                "not requested: {} is a {r} address, which the address policy refuses",
+                url.host_str().unwrap_or_default()
+            )
+        })
     }
 
     pub fn max_body_bytes(&self) -> u64 {
@@ -432,7 +456,7 @@ pub fn classify(e: &reqwest::Error) -> Failure {
     };
     let what = match class {
         FailureClass::Timeout => "no answer in time",
-        FailureClass::Redirect => "the redirects do not end",
+        FailureClass::Redirect => "a redirect could not be followed",
         FailureClass::Connect => "the server could not be reached",
         FailureClass::Body => "the body broke off or could not be decoded",
         _ => "the request failed",

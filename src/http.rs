@@ -3,7 +3,10 @@
 //!
 //! Everything is read from the store's latest finished cycle, so any daemon sharing the
 //! database answers the same, and a cycle in progress is never half-visible. The `load_*`
-//! functions gather what an endpoint shows once, for the JSON and the pages alike.
+//! functions gather what an endpoint shows once, for the JSON and the pages alike, and
+//! [`answers`] keeps what they built until the next finished cycle.
+
+mod answers;
 
 use std::collections::BTreeMap;
 
@@ -16,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
+pub use self::answers::Answers;
 use crate::metrics::Metrics;
 use crate::registry::AgencyKind;
 use crate::store::{self, AgencyResultRow, CycleRow, Store, StoreError};
@@ -25,6 +29,7 @@ pub struct AppState {
     pub store: Store,
     pub metrics: Metrics,
     pub live: crate::config::Live,
+    pub answers: std::sync::Arc<Answers>,
 }
 
 pub fn router(state: AppState) -> Router {
@@ -41,6 +46,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/datasets", get(datasets))
         .route("/api/v1/catalog.jsonld", get(catalog_jsonld))
         .merge(crate::pages::routes())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            answers::serve,
+        ))
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), track))
         .with_state(state)

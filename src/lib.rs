@@ -24,6 +24,7 @@ pub mod harvest;
 pub mod http;
 pub mod inspect;
 pub mod links;
+pub mod memo;
 pub mod metrics;
 pub mod observation;
 pub mod pages;

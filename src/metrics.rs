@@ -95,6 +95,7 @@ pub struct Metrics {
     pub last_success: Gauge,
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
+    pub http_answers: IntCounterVec,
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -275,6 +276,12 @@ impl Metrics {
             "Time to serve an HTTP request, by route pattern.",
             &["route"],
         )?;
+        let http_answers = counter(
+            "dtindex_http_answers_total",
+            "Cacheable GET answers by how they were served: built from the database, cached \
+             since the latest finished cycle, or shared with a request that was building it.",
+            &["route", "how"],
+        )?;
         let build = gauge(
             "dtindex_build_info",
             "Always 1; the labels tell the version of dtindex running.",
@@ -318,6 +325,7 @@ impl Metrics {
             last_success,
             http_requests,
             http_duration,
+            http_answers,
         })
     }
 

@@ -145,4 +145,18 @@ impl Registry {
     pub fn get(&self, code: &str) -> Option<&Agency> {
         self.agencies.iter().find(|a| a.code == code)
     }
+
+    /// Whether `host` (as `Url::host_str` writes it) is one the registry names: a
+    /// catalog's, a service's or a declaration's.
+    pub fn names_host(&self, host: &str) -> bool {
+        let names = |url: &Url| {
+            url.host_str()
+                .is_some_and(|h| h.trim_end_matches('.').eq_ignore_ascii_case(host))
+        };
+        self.agencies.iter().any(|a| {
+            a.catalog.as_ref().is_some_and(|c| names(&c.url))
+                || a.services.iter().any(|s| names(&s.url))
+                || a.declaration_url.as_ref().is_some_and(names)
+        })
+    }
 }

@@ -274,12 +274,7 @@ async fn the_daemon_crawls_the_simulated_federation_and_keeps_its_history() {
     let (status, _) = get_json(&format!("{base}/api/v1/agencies/NOPE/history")).await;
     assert_eq!(status, 404);
 
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = common::get_text(&format!("{base}/metrics")).await;
     assert!(
         metrics.contains("dtindex_agency_index{agency=\"01\",kind=\"province\"}"),
         "{metrics}"

@@ -569,3 +569,110 @@ async fn a_declaration_pointing_inside_is_refused_without_a_request() {
         assert_eq!((s.http_status, &s.phases), (None, &None));
     }
 }
+
+/// A catalog the operator registered may sit anywhere, but where it redirects is the
+/// agency's word: a hop to an address the policy refuses is not followed, whether the
+/// address is written in the Location or is what a name there resolves to.
+#[tokio::test]
+async fn a_catalog_redirect_inside_is_refused_by_address_and_by_resolved_name() {
+    let catalog = serde_json::json!({"dataset": []});
+    let to = |location: String| {
+        move || {
+            let location = location.clone();
+            async move { axum::response::Redirect::temporary(&location) }
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let port = addr.port();
+    let app = Router::new()
+        .route(
+            "/data.json",
+            get(move || {
+                let c = catalog.clone();
+                async move { axum::Json(c) }
+            }),
+        )
+        .route(
+            "/same/data.json",
+            get(to(format!("http://{addr}/data.json"))),
+        )
+        .route(
+            "/metadata/data.json",
+            get(to("http://169.254.169.254/latest/meta-data/".into())),
+        )
+        .route(
+            "/loopback/data.json",
+            get(to(format!("http://127.0.0.2:{port}/data.json"))),
+        )
+        .route(
+            "/name/data.json",
+            get(to(format!("http://intranet.invalid:{port}/data.json"))),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = |path: &str| Url::parse(&format!("http://{addr}{path}")).unwrap();
+    let agencies = vec![
+        agency("same", Some(url("/same/data.json")), vec![]),
+        agency("metadata", Some(url("/metadata/data.json")), vec![]),
+        agency("loopback", Some(url("/loopback/data.json")), vec![]),
+        agency("name", Some(url("/name/data.json")), vec![]),
+    ];
+    let observe = |allow_loopback: bool| {
+        let agencies = agencies.clone();
+        async move {
+            let dir = tempfile::tempdir().unwrap();
+            let mut settings = settings(dir.path());
+            settings.links.policy.allow_loopback = allow_loopback;
+            // A name only this configuration knows, so the test needs no DNS: it
+            // resolves to loopback, which the strict policy refuses.
+            settings
+                .links
+                .policy
+                .hosts
+                .insert("intranet.invalid".into(), "127.0.0.1".parse().unwrap());
+            let crawler = crawler(&settings, agencies).await;
+            let (observations, _) = crawler
+                .observe_all(&crawler.live.current().registry, &Default::default(), 1)
+                .await;
+            observations
+                .into_iter()
+                .map(|o| (o.code.clone(), o.catalog))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        }
+    };
+
+    let strict = observe(false).await;
+    // The registry names 127.0.0.1, so a hop back to it is followed.
+    assert_eq!(
+        strict["same"].outcome,
+        CatalogOutcome::Parsed,
+        "{:?}",
+        strict["same"]
+    );
+    for (code, refused) in [
+        ("metadata", "169.254.169.254"),
+        ("loopback", "127.0.0.2"),
+        ("name", "intranet.invalid"),
+    ] {
+        let catalog = &strict[code];
+        let CatalogOutcome::FetchFailed(failure) = &catalog.outcome else {
+            panic!("{code}: {catalog:?}");
+        };
+        assert!(
+            failure.message.contains(refused) && failure.message.contains("refuse"),
+            "{code}: {failure:?}"
+        );
+    }
+
+    // Allowed by the policy, the same hops are followed: the refusal above was the
+    // policy's, not a broken redirect. (Nothing listens on 127.0.0.2.)
+    let open = observe(true).await;
+    for code in ["same", "name"] {
+        assert_eq!(
+            open[code].outcome,
+            CatalogOutcome::Parsed,
+            "{code}: {:?}",
+            open[code]
+        );
+    }
+}

@@ -125,6 +125,57 @@ impl AddressPolicy {
     }
 }
 
+/// Says whether the operator vouches for a host (a URL's host as `Url::host_str` writes
+/// it, lowercase): its requests go wherever it resolves.
+pub type TrustedHosts = std::sync::Arc<dyn Fn(&str) -> bool + Send + Sync>;
+
+/// The crawler's address rules. The hosts the operator wrote in the registry are trusted
+/// (an LGSP on a private government network is normal); a host that only a third party
+/// named, as a redirect's target or a service in an agency's declaration, must resolve to
+/// an address `policy` allows.
+#[derive(Clone)]
+pub struct AddressGuard {
+    pub policy: AddressPolicy,
+    /// Names resolved to a fixed address instead of through DNS (lowercase).
+    pub hosts: std::collections::BTreeMap<String, IpAddr>,
+    pub trusted: TrustedHosts,
+}
+
+impl AddressGuard {
+    /// Every host trusted: for a URL the operator typed (`dtindex inspect`).
+    pub fn open() -> AddressGuard {
+        AddressGuard {
+            policy: AddressPolicy::default(),
+            hosts: Default::default(),
+            trusted: std::sync::Arc::new(|_| true),
+        }
+    }
+
+    pub fn trusts(&self, url: &url::Url) -> bool {
+        url.host_str()
+            .is_some_and(|h| (self.trusted)(h.trim_end_matches('.')))
+    }
+
+    /// Why `url` must not be requested, as far as the URL itself tells (an address
+    /// written in it, a metadata name); names are vetted again once resolved.
+    pub fn refusal(&self, url: &url::Url) -> Option<Refusal> {
+        if self.trusts(url) {
+            None
+        } else {
+            vet_url(&self.policy, url).err()
+        }
+    }
+}
+
+impl fmt::Debug for AddressGuard {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AddressGuard")
+            .field("policy", &self.policy)
+            .field("hosts", &self.hosts)
+            .finish_non_exhaustive()
+    }
+}
+
 /// The kind of a non-public address; `None` for a public one.
 pub fn kind(ip: IpAddr) -> Option<Refusal> {
     match ip.to_canonical() {

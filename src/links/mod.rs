@@ -43,8 +43,7 @@
 pub mod address;
 mod classify;
 pub mod history;
-mod memo;
-mod resolve;
+pub mod resolve;
 mod throttle;
 
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -60,10 +59,10 @@ use url::{Host, Url};
 
 use self::address::{AddressPolicy, Network};
 use self::classify::Failure;
-use self::memo::{Memo, Served};
 use self::resolve::{Dns, PinnedResolver};
 pub use self::throttle::parse_retry_after;
 use self::throttle::{Throttle, retry_delay};
+use crate::memo::{Memo, Served};
 
 /// How links are checked. Durations are whole milliseconds in configuration files
 /// (`timeout_ms = 15000`), except the cache's, in seconds.
@@ -108,8 +107,9 @@ pub struct LinkPolicy {
     /// Certificate authorities trusted besides the system's (PEM), like the crawler's.
     pub extra_roots_pem: Vec<String>,
     /// Names resolved to a fixed address instead of through DNS, like `/etc/hosts` for
-    /// the checker alone (a split-horizon government network; the simulator's file
-    /// host). The address is still vetted against the policy.
+    /// the checker and the crawler (a split-horizon government network; the simulator's
+    /// file host). The address is still vetted against the policy, unless the registry
+    /// names the host.
     pub hosts: std::collections::BTreeMap<String, std::net::IpAddr>,
 }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use super::LinkClass;
 use super::address::{AddressPolicy, vet_name};
 use super::classify::ResolveError;
-use super::memo::Memo;
+use crate::memo::Memo;
 
 pub type Resolved = Result<Arc<[IpAddr]>, ResolveError>;
 
@@ -70,28 +70,7 @@ impl Dns {
                 detail: format!("{name} is refused by name ({refusal})"),
             });
         }
-        let dns_error = |detail: String| ResolveError {
-            class: LinkClass::Dns,
-            detail,
-        };
-        // The system resolver (getaddrinfo, on the blocking pool) follows /etc/hosts and
-        // nsswitch like every other program on the host.
-        // A configured name is still vetted below: an override opens no address the
-        // policy refuses.
-        let found = match self.hosts.get(&name.to_ascii_lowercase()) {
-            Some(ip) => Ok(Ok(vec![SocketAddr::new(*ip, 0)].into_iter())),
-            None => tokio::time::timeout(self.timeout, tokio::net::lookup_host((name, 0)))
-                .await
-                .map(|r| r.map(|a| a.collect::<Vec<_>>().into_iter())),
-        };
-        let addrs: Vec<IpAddr> = match found {
-            Err(_) => return Err(dns_error(format!("{name} did not resolve in time"))),
-            Ok(Err(e)) => return Err(dns_error(format!("{name} does not resolve: {e}"))),
-            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
-        };
-        if addrs.is_empty() {
-            return Err(dns_error(format!("{name} has no address")));
-        }
+        let addrs = self.addresses_of(name).await?;
         // A name with both public and refused addresses is pinned to its public ones
         // only: the request can never go to the others.
         let mut refused = Vec::new();
@@ -118,6 +97,37 @@ impl Dns {
         }
         Ok(allowed.into())
     }
+
+    /// Every address of `name`, unvetted: from the configuration, else the system
+    /// resolver (getaddrinfo, on the blocking pool), which follows /etc/hosts and nsswitch
+    /// like every other program on the host.
+    async fn addresses_of(&self, name: &str) -> Result<Vec<IpAddr>, ResolveError> {
+        let dns_error = |detail: String| ResolveError {
+            class: LinkClass::Dns,
+            detail,
+        };
+        let found = match self.hosts.get(&name.to_ascii_lowercase()) {
+            Some(ip) => Ok(Ok(vec![SocketAddr::new(*ip, 0)].into_iter())),
+            None => tokio::time::timeout(self.timeout, tokio::net::lookup_host((name, 0)))
+                .await
+                .map(|r| r.map(|a| a.collect::<Vec<_>>().into_iter())),
+        };
+        let addrs: Vec<IpAddr> = match found {
+            Err(_) => return Err(dns_error(format!("{name} did not resolve in time"))),
+            Ok(Err(e)) => return Err(dns_error(format!("{name} does not resolve: {e}"))),
+            Ok(Ok(addrs)) => addrs.map(|a| a.ip()).collect(),
+        };
+        if addrs.is_empty() {
+            return Err(dns_error(format!("{name} has no address")));
+        }
+        Ok(addrs)
+    }
+}
+
+fn to_addrs(ips: &[IpAddr]) -> reqwest::dns::Addrs {
+    // Port 0: the client puts in the URL's port (or the scheme's).
+    let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
+    Box::new(addrs.into_iter())
 }
 
 /// The HTTP client's resolver: the checker's vetted, cached answers.
@@ -129,9 +139,34 @@ impl reqwest::dns::Resolve for PinnedResolver {
         let name = name.as_str().to_string();
         Box::pin(async move {
             let ips = dns.lookup(&name).await?;
-            // Port 0: the client puts in the URL's port (or the scheme's).
-            let addrs: Vec<SocketAddr> = ips.iter().map(|ip| SocketAddr::new(*ip, 0)).collect();
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+            Ok(to_addrs(&ips))
+        })
+    }
+}
+
+/// The crawler's resolver (catalogs, services, declarations). A name the operator wrote
+/// in the registry resolves as the system says, since a ministry's LGSP may well sit on
+/// a private government network. Any other name, one that a redirect or an agency's own
+/// document led to, resolves only to the addresses the policy allows, pinned like the
+/// link checker's, so that a catalog cannot send the crawler to a metadata service or an
+/// intranet by naming it.
+pub struct GuardedResolver {
+    pub dns: Arc<Dns>,
+    pub trusted: super::address::TrustedHosts,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let dns = self.dns.clone();
+        let trusted = (self.trusted)(name.as_str());
+        let name = name.as_str().to_string();
+        Box::pin(async move {
+            let ips = if trusted {
+                dns.addresses_of(&name).await?
+            } else {
+                dns.lookup(&name).await?.to_vec()
+            };
+            Ok(to_addrs(&ips))
         })
     }
 }

@@ -87,6 +87,17 @@ pub async fn get_json(url: &str) -> (u16, Value) {
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// The body of a GET, as text.
+pub async fn get_text(url: &str) -> String {
+    reqwest::get(url)
+        .await
+        .and_then(reqwest::Response::error_for_status)
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+        .text()
+        .await
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"))
+}
+
 /// Polls until `check` gives a value; fails after a generous bound (not a timing assertion).
 pub async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
 where
@@ -141,8 +152,6 @@ run_at_start = false
 "#,
     )
     .unwrap();
-    let settings = dtindex::config::Settings::load(&config).unwrap();
-    let store = dtindex::store::Store::open(&settings.database_url).unwrap();
     let (y, m, d) = HISTORY_START;
     let spec = dtindex::simulate::history::HistorySpec {
         seed,
@@ -151,6 +160,18 @@ run_at_start = false
         cycles,
         hostile_text: hostile_text.map(str::to_string),
     };
+    add_history(&config, spec).await;
+    config
+}
+
+/// Writes the finished cycles `spec` draws into the store of the settings file `config`,
+/// as a daemon sharing that store would; returns their ids.
+pub async fn add_history(
+    config: &std::path::Path,
+    spec: dtindex::simulate::history::HistorySpec,
+) -> Vec<i64> {
+    let settings = dtindex::config::Settings::load(config).unwrap();
+    let store = dtindex::store::Store::open(&settings.database_url).unwrap();
     store
         .run(move |c| {
             dtindex::simulate::history::write(
@@ -161,8 +182,7 @@ run_at_start = false
             )
         })
         .await
-        .unwrap();
-    config
+        .unwrap()
 }
 
 /// A PostgreSQL schema of a test's own on the server `DTINDEX_TEST_PG_URL` names (which

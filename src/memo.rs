@@ -1,7 +1,8 @@
 //! A map of answers that expire, where concurrent askers of the same key share one run.
 //!
-//! Used for link results (a URL listed by ten datasets is requested once) and for name
-//! resolutions (a host with a hundred thousand links is resolved once).
+//! Used for link results (a URL listed by ten datasets is requested once), for name
+//! resolutions (a host with a hundred thousand links is resolved once) and for the API's
+//! answers (built once per finished cycle, `http::answers`).
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -92,6 +93,18 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
             Served::Coalesced
         };
         (v.clone(), served)
+    }
+
+    /// Keys held, expired ones included until the next purge.
+    pub fn len(&self) -> usize {
+        self.map
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Forgets answers older than the TTL, so the map does not grow without end; a no-op
