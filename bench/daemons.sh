@@ -23,10 +23,7 @@ pg=${PG:-postgres://postgres@127.0.0.1:5432/test}
 schema=dtindex_bench_daemons
 
 # DTINDEX_BIN: a binary already built (e.g. to try the script quickly on a debug build).
-if [ -z "${DTINDEX_BIN:-}" ]; then
-  cargo build --release --locked --quiet
-fi
-bin=${DTINDEX_BIN:-$PWD/target/release/dtindex}
+bin=$(dtindex_bin)
 work=$(mktemp -d)
 pids=()
 cleanup() {

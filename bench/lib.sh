@@ -1,5 +1,12 @@
 # Shared by the benchmark scripts: sourced, not run.
 
+# The binary under test: DTINDEX_BIN when set (a build of another commit, for a before
+# and after), else a release build of this checkout.
+dtindex_bin() {
+  [ -n "${DTINDEX_BIN:-}" ] || cargo build --release --locked --quiet
+  echo "${DTINDEX_BIN:-$PWD/target/release/dtindex}"
+}
+
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # The crawl and link settings of a benchmark's daemon against the simulator. The whole
@@ -20,6 +27,8 @@ global_concurrency = 128
 per_host_concurrency = 128
 per_host_interval_ms = 0
 retries = 0
+# DTINDEX_BENCH_LINK_TTL=0: every link asked again each cycle, none remembered.
+cache_ttl_secs = ${DTINDEX_BENCH_LINK_TTL:-3600}
 allow_loopback = true
 [links.hosts]
 "files.federation.dtindex" = "127.0.0.1"

@@ -8,6 +8,8 @@
 #
 #   bench/national-cycle.sh [AGENCIES=100] [DATASETS=2000] [LINKS=3] [RUNS=3]
 #
+# DTINDEX_BIN=path runs another build (of an earlier commit, say) instead of this one.
+#
 # The whole federation is one loopback host, so the per-host limits a real federation
 # needs (4 at a time, 50 ms apart) would make this a bench of the limits: they are lifted
 # to the global concurrency here, as in bench/links-vs-lychee.sh.
@@ -20,8 +22,7 @@ datasets=${2:-2000}
 links=${3:-3}
 runs=${4:-3}
 
-cargo build --release --locked --quiet
-bin=$PWD/target/release/dtindex
+bin=$(dtindex_bin)
 work=$(mktemp -d)
 sim_pid=
 cleanup() { [ -n "$sim_pid" ] && kill "$sim_pid" 2>/dev/null; rm -rf "$work"; }

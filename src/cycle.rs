@@ -69,6 +69,10 @@ pub struct LinkStage {
     pub checker: LinkChecker,
     pub broken_after_cycles: u32,
     pub deadline: Duration,
+    /// How long a link that answered is not asked again. The answers between cycles are
+    /// the agency's `link_states`, read when its links are checked: a daemon's memory
+    /// then holds the links in flight, not the federation's.
+    pub fresh_for: Duration,
 }
 
 impl LinkStage {
@@ -83,23 +87,44 @@ impl LinkStage {
         state: &HarvestState,
     ) -> Option<LinkSummary> {
         let list = state.links();
-        let urls = list.iter().filter_map(|l| Url::parse(&l.url).ok());
+        let now = chrono::Utc::now().naive_utc();
+        let code = agency.to_string();
+        // Read once, here: what is fresh is not asked again, and the rest is what the
+        // answers advance. Without the records every link is simply asked again.
+        let before = store
+            .run(move |c| store::link_records(c, &code))
+            .await
+            .inspect_err(
+                |e| tracing::warn!(error = %e, "cannot read the links' history; checking them all"),
+            )
+            .unwrap_or_default();
+        let mut remembered: HashMap<String, LinkResult> = before
+            .values()
+            .filter(|r| r.fresh(now, self.fresh_for))
+            .map(|r| (r.url.clone(), r.remembered()))
+            .collect();
+        let listed: std::collections::HashSet<&str> = list.iter().map(|l| l.url.as_str()).collect();
+        remembered.retain(|url, _| listed.contains(url.as_str()));
+        let urls = list
+            .iter()
+            .filter(|l| !remembered.contains_key(&l.url))
+            .filter_map(|l| Url::parse(&l.url).ok());
         let results = self
             .checker
             .check_all_within(urls, Some(self.deadline))
             .await;
-        let cached = results.values().filter(|r| r.from_cache).count() as u64;
+        let cached = results.values().filter(|r| r.from_cache).count() + remembered.len();
         metrics
             .link_checks
             .with_label_values(&["cached"])
-            .inc_by(cached);
+            .inc_by(cached as u64);
         metrics
             .link_checks
             .with_label_values(&["checked"])
-            .inc_by(results.len() as u64 - cached);
-        if results.len() < list.len() {
+            .inc_by((results.len() + remembered.len() - cached) as u64);
+        if results.len() + remembered.len() < list.len() {
             tracing::warn!(
-                checked = results.len(),
+                checked = results.len() + remembered.len(),
                 links = list.len(),
                 "the link checks ran out of time; the rest keep their history"
             );
@@ -107,24 +132,26 @@ impl LinkStage {
         let checked: Vec<(CatalogLink, Option<LinkResult>)> = list
             .into_iter()
             .map(|l| {
-                let r = Url::parse(&l.url)
-                    .ok()
-                    .and_then(|u| results.get(&u).cloned());
+                let r = remembered.remove(&l.url).or_else(|| {
+                    Url::parse(&l.url)
+                        .ok()
+                        .and_then(|u| results.get(&u).cloned())
+                });
                 (l, r)
             })
             .collect();
         let (agency, broken_after) = (agency.to_string(), self.broken_after_cycles);
-        let now = chrono::Utc::now().naive_utc();
         // A dropped connection must not cost the agency its link checks: tried again. The
         // cycle's shutdown drops this future, so the token here never needs to fire.
-        let checked = Arc::new(checked);
+        let checked = Arc::new((before, checked));
         let recorded = persist(
             "recording the link checks",
             &CancellationToken::new(),
             || {
                 let (agency, checked) = (agency.clone(), checked.clone());
                 store.run(move |c| {
-                    store::record_links(c, cycle_id, &agency, &checked, broken_after, now)
+                    let (before, checked) = &*checked;
+                    store::record_links(c, cycle_id, &agency, before, checked, broken_after, now)
                 })
             },
         )
@@ -267,12 +294,8 @@ impl Crawler {
             "cycle started"
         );
 
-        let previous = persist("reading the harvest states", cancel, || {
-            self.store.run(store::load_harvest_states)
-        })
-        .await?;
         let crawled = tokio::select! {
-            mine = self.crawl_shared(&live.registry, &previous, cycle_id) => mine,
+            mine = self.crawl_shared(&live.registry, cycle_id) => mine,
             _ = cancel.cancelled() => {
                 self.stop_working(cycle_id).await;
                 return Err(CycleError::Cancelled);
@@ -332,12 +355,11 @@ impl Crawler {
 
         let duration = started.elapsed();
         self.publish_from_store().await;
-        self.metrics.count_observations(&crawled);
         self.metrics.cycle_duration.observe(duration.as_secs_f64());
         self.metrics.cycles.with_label_values(&["finished"]).inc();
         tracing::info!(
             duration_ms = duration.as_millis() as u64,
-            crawled = crawled.len(),
+            crawled,
             scored_here = !ranked.is_empty(),
             "cycle finished"
         );
@@ -346,7 +368,7 @@ impl Crawler {
             agencies,
             duration,
             ranked,
-            crawled: crawled.len(),
+            crawled,
         })
     }
 
@@ -424,13 +446,12 @@ impl Crawler {
 
     /// Crawls agencies of the cycle as long as there are some to claim, `concurrency` at a
     /// time, and records each; waits for those other daemons hold, taking over any whose
-    /// lease expires. Returns what this daemon observed.
-    async fn crawl_shared(
-        &self,
-        registry: &Registry,
-        previous: &HashMap<String, HarvestState>,
-        cycle_id: i64,
-    ) -> Vec<AgencyObservation> {
+    /// lease expires. Returns how many agencies this daemon crawled.
+    ///
+    /// Memory stays bounded by the agencies in flight, not by the federation: each
+    /// agency's last harvest state is read when its crawl starts, and its observation
+    /// (with the datasets it read) goes to the database as soon as it ends.
+    async fn crawl_shared(&self, registry: &Registry, cycle_id: i64) -> usize {
         let agencies: Arc<HashMap<String, Agency>> = Arc::new(
             registry
                 .agencies
@@ -438,7 +459,6 @@ impl Crawler {
                 .map(|a| (a.code.clone(), a.clone()))
                 .collect(),
         );
-        let previous = Arc::new(previous.clone());
         // Agencies of the cycle this daemon's registry does not know (it was reloaded
         // differently from the others'): left for a daemon that knows them.
         let unknown = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
@@ -447,13 +467,12 @@ impl Crawler {
         let _renewal = self.renew_leases(cycle_id, held.clone());
         let mut workers = JoinSet::new();
         for _ in 0..self.concurrency.max(1) {
-            let (agencies, previous, unknown) =
-                (agencies.clone(), previous.clone(), unknown.clone());
+            let (agencies, unknown) = (agencies.clone(), unknown.clone());
             let held = held.clone();
             let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
-            let stage = self.agency_stage();
+            let (stage, metrics) = (self.agency_stage(), self.metrics.clone());
             workers.spawn(async move {
-                let mut mine = Vec::new();
+                let mut mine = 0;
                 loop {
                     let skip = unknown.lock().map(|u| u.clone()).unwrap_or_default();
                     let o = owner.clone();
@@ -492,8 +511,20 @@ impl Crawler {
                         let _ = store.run(move |c| store::work::release(c, cycle_id, &o)).await;
                         continue;
                     };
-                    let before = previous.get(&code).cloned();
-                    let (obs, state) = stage.observe_isolated(agency, before, cycle_id).await;
+                    let c = code.clone();
+                    // A state that cannot be read now costs a full fetch, nothing more.
+                    let before = store
+                        .run(move |conn| store::load_harvest_state(conn, &c))
+                        .await
+                        .inspect_err(|e| tracing::warn!(error = %e, agency = %code, "cannot read the last harvest state; fetching in full"))
+                        .ok()
+                        .flatten();
+                    let kept_before = before.clone();
+                    let (mut obs, state) = stage.observe_isolated(agency, before, cycle_id).await;
+                    let datasets = std::mem::take(&mut obs.catalog.records);
+                    let datasets = (!datasets.is_keep())
+                        .then(|| serde_json::to_string(&datasets).ok())
+                        .flatten();
                     let observation = match serde_json::to_string(&obs) {
                         Ok(json) => json,
                         Err(e) => {
@@ -501,13 +532,19 @@ impl Crawler {
                             continue;
                         }
                     };
-                    let state = state.as_ref().and_then(|s| serde_json::to_string(s).ok());
+                    // A state as it was is not written again: an unchanged catalog's
+                    // (its links, its digests) runs to a megabyte.
+                    let state = state
+                        .filter(|s| kept_before.as_ref() != Some(s))
+                        .and_then(|s| serde_json::to_string(&s).ok());
+                    // Shared by the attempts, not copied: the datasets run to megabytes.
+                    let crawl = Arc::new((observation, state, datasets));
                     let kept = loop {
-                        let (o, agency, observation, state) =
-                            (owner.clone(), code.clone(), observation.clone(), state.clone());
+                        let (o, agency, crawl) = (owner.clone(), code.clone(), crawl.clone());
                         match store
                             .run(move |c| {
-                                store::work::complete(c, cycle_id, &agency, &o, &observation, state.as_deref())
+                                let (observation, state, datasets) = &*crawl;
+                                store::work::complete(c, cycle_id, &agency, &o, observation, state.as_deref(), datasets.as_deref())
                             })
                             .await
                         {
@@ -522,17 +559,18 @@ impl Crawler {
                         h.remove(&code);
                     }
                     if kept {
-                        mine.push(obs);
+                        metrics.count_observations(std::slice::from_ref(&obs));
+                        mine += 1;
                     } else {
                         tracing::warn!(agency = %code, "the lease ran out and another daemon took the agency over; this crawl is dropped");
                     }
                 }
             });
         }
-        let mut mine = Vec::new();
+        let mut mine = 0;
         while let Some(joined) = workers.join_next().await {
             match joined {
-                Ok(observed) => mine.extend(observed),
+                Ok(observed) => mine += observed,
                 Err(e) => tracing::error!(error = %e, "a crawl worker failed"),
             }
         }
@@ -681,11 +719,10 @@ fn score_crawls(
     registry: &Registry,
     method: &score::Method,
     crawls: Vec<store::work::StoredCrawl>,
-) -> (store::work::Scored, Vec<(String, HarvestState)>) {
+) -> store::work::Scored {
     let mut by_code: HashMap<String, store::work::StoredCrawl> =
         crawls.into_iter().map(|c| (c.agency.clone(), c)).collect();
     let mut observations = Vec::with_capacity(registry.agencies.len());
-    let mut states = Vec::new();
     let mut take = |crawl: store::work::StoredCrawl, agency: Option<&Agency>| {
         let obs = match (crawl.observation, agency) {
             (Ok(obs), _) => obs,
@@ -695,9 +732,6 @@ fn score_crawls(
                 return;
             }
         };
-        if let Some(state) = crawl.state {
-            states.push((crawl.agency, state));
-        }
         observations.push(obs);
     };
     for agency in &registry.agencies {
@@ -707,7 +741,6 @@ fn score_crawls(
                 store::work::StoredCrawl {
                     agency: agency.code.clone(),
                     observation: Err("the agency was not crawled in this cycle".to_string()),
-                    state: None,
                 },
                 Some(agency),
             ),
@@ -723,7 +756,7 @@ fn score_crawls(
         .iter()
         .map(|o| score::assess(o, method, today))
         .collect();
-    ((score::rank(scores), observations), states)
+    (score::rank(scores), observations)
 }
 
 /// The observation of an agency whose crawl task failed inside dtindex.

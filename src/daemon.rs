@@ -102,7 +102,8 @@ fn link_stage(settings: &Settings) -> anyhow::Result<Option<LinkStage>> {
         .extra_roots_pem
         .extend(settings.crawl.extra_roots_pem.iter().cloned());
     Ok(Some(LinkStage {
-        checker: LinkChecker::new(policy).context("building the link checker")?,
+        fresh_for: policy.cache_ttl,
+        checker: LinkChecker::for_cycles(policy).context("building the link checker")?,
         broken_after_cycles: l.broken_after_cycles,
         deadline: l.deadline,
     }))

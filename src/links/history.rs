@@ -50,6 +50,35 @@ impl LinkRecord {
     }
 }
 
+impl LinkRecord {
+    /// The answer this record remembers, as if the checker had served it from its cache:
+    /// for a link that answered recently enough not to be asked again.
+    pub fn remembered(&self) -> LinkResult {
+        LinkResult {
+            class: self.class,
+            status: self.http_status,
+            final_url: self
+                .final_url
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok()),
+            content_type: self.content_type.clone(),
+            method: None,
+            redirects: 0,
+            latency_ms: 0,
+            detail: self.detail.clone(),
+            from_cache: true,
+        }
+    }
+
+    /// Whether the answer still holds at `now`: a success checked less than `ttl` ago.
+    /// A failure is never reused, so that "failed N cycles running" means N checks.
+    pub fn fresh(&self, now: NaiveDateTime, ttl: std::time::Duration) -> bool {
+        !self.class.is_failure()
+            && chrono::Duration::from_std(ttl)
+                .is_ok_and(|ttl| now.signed_duration_since(self.checked_at) < ttl)
+    }
+}
+
 /// The record after this cycle's check of `link`.
 pub fn advance(
     before: Option<&LinkRecord>,
@@ -220,6 +249,40 @@ mod tests {
             Some(at(4)),
             "the last success is remembered"
         );
+    }
+
+    #[test]
+    fn a_success_is_remembered_for_the_ttl_and_a_failure_never() {
+        let day = std::time::Duration::from_secs(86_400);
+        let ok = advance(
+            None,
+            &link(),
+            &answer(LinkClass::Ok, Some(200), Some("text/csv")),
+            1,
+            at(1),
+            3,
+        );
+        assert!(ok.fresh(at(1), day));
+        assert!(!ok.fresh(at(2), day), "a day later it is asked again");
+        assert!(!ok.fresh(at(1), std::time::Duration::ZERO));
+        let again = ok.remembered();
+        assert!(again.from_cache);
+        assert_eq!(
+            (again.class, again.status, again.content_type.as_deref()),
+            (LinkClass::Ok, Some(200), Some("text/csv"))
+        );
+        // Advanced by what it remembers, the record is what it was.
+        let next = advance(Some(&ok), &link(), &again, 2, at(1), 3);
+        assert_eq!((next.class, next.consecutive_failures), (ok.class, 0));
+        let failed = advance(
+            None,
+            &link(),
+            &answer(LinkClass::ServerError, Some(500), None),
+            1,
+            at(1),
+            3,
+        );
+        assert!(!failed.fresh(at(1), day));
     }
 
     #[test]

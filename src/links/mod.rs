@@ -35,7 +35,8 @@
 //!   retried with exponential backoff; nothing else is (a 404 is an answer).
 //! - **Once.** A URL listed many times is requested once: duplicates are merged, checks
 //!   of a URL already in flight wait for it, and results are kept for `cache_ttl`
-//!   (`from_cache` says so). Fragments are not part of what is requested, so
+//!   (`from_cache` says so): in memory by [`LinkChecker::new`], in the database by the
+//!   daemon's cycles ([`LinkChecker::for_cycles`]). Fragments are not part of what is requested, so
 //!   `a.csv#x` and `a.csv` are one link.
 //! - **Fast.** One client, one keep-alive connection pool, no bodies, and at most a few
 //!   times `global_concurrency` checks alive at once however many links there are.
@@ -361,7 +362,22 @@ impl LinkPolicy {
 }
 
 impl LinkChecker {
+    /// A checker that reuses an answer for `cache_ttl`, from memory.
     pub fn new(policy: LinkPolicy) -> Result<LinkChecker, LinkError> {
+        let keep = policy.cache_ttl;
+        LinkChecker::build(policy, keep)
+    }
+
+    /// A checker for the daemon's cycles, which keep the answers between cycles in the
+    /// database (`link_states`, see `cycle::LinkStage`): here an answer is shared only
+    /// with the checks of the same URL already waiting for it. Held in memory for the
+    /// TTL, the answers of a national federation (600,000 links) were most of the
+    /// daemon's peak memory.
+    pub fn for_cycles(policy: LinkPolicy) -> Result<LinkChecker, LinkError> {
+        LinkChecker::build(policy, Duration::ZERO)
+    }
+
+    fn build(policy: LinkPolicy, keep_answers: Duration) -> Result<LinkChecker, LinkError> {
         if policy.global_concurrency == 0 {
             return Err(LinkError::Zero {
                 field: "global_concurrency",
@@ -424,7 +440,7 @@ impl LinkChecker {
                 ),
                 // Only answers that reached the resource are reused: a failing link is checked
                 // again each cycle, so that "failed N cycles running" means N checks.
-                results: Memo::keeping(policy.cache_ttl, |r: &LinkResult| !r.class.is_failure()),
+                results: Memo::keeping(keep_answers, |r: &LinkResult| !r.class.is_failure()),
                 counters: Counters::default(),
                 policy,
                 client,

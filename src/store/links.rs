@@ -1,6 +1,6 @@
 //! Each agency's links and their history (`link_states`).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -77,40 +77,36 @@ impl LinkStateRow {
 
 /// Records this cycle's checks of an agency's links and says what they count for.
 ///
-/// `links` is the agency's whole current list, each with its answer, or `None` when the
-/// check did not get to it (its history is kept as it was). Links no longer listed are
-/// forgotten. Rows are written only when something changed, so an unchanged federation
-/// whose links answer as before costs reads, not writes.
+/// `before` is the agency's records as [`link_records`] read them before the check (the
+/// agency's lease keeps anyone else from writing them meanwhile); `links` is its whole
+/// current list, each with its answer, or `None` when the check did not get to it (its
+/// history is kept as it was). Links no longer listed are forgotten. Rows are written
+/// only when something changed, so an unchanged federation whose links answer as before
+/// costs one read, not writes.
 pub fn record_links(
     conn: &mut Conn,
     cycle_id: i64,
     agency: &str,
+    before: &HashMap<String, LinkRecord>,
     links: &[(CatalogLink, Option<LinkResult>)],
     broken_after: u32,
     now: NaiveDateTime,
 ) -> QueryResult<LinkSummary> {
     conn.transaction(|conn| {
-        // Reads, then writes: on SQLite the write lock is taken first, as a transaction
-        // that read could not upgrade while another daemon worker writes.
         super::write_first(conn)?;
-        let mut before: HashMap<String, LinkRecord> = link_states::table
-            .filter(link_states::agency_code.eq(agency))
-            .select(LinkStateRow::as_select())
-            .load(conn)?
-            .into_iter()
-            .map(|row| (row.url.clone(), row.record()))
-            .collect();
         let mut now_records = Vec::with_capacity(links.len());
+        let mut listed = HashSet::with_capacity(links.len());
         for (link, result) in links {
-            let prev = before.remove(&link.url);
+            listed.insert(link.url.as_str());
+            let prev = before.get(&link.url);
             let Some(result) = result else {
-                now_records.extend(prev);
+                now_records.extend(prev.cloned());
                 continue;
             };
-            let next = history::advance(prev.as_ref(), link, result, cycle_id, now, broken_after);
+            let next = history::advance(prev, link, result, cycle_id, now, broken_after);
             // A success that reads the same as before needs no write: only its
             // last_success would move, and a cached answer did not make a new request.
-            let same = prev.as_ref().is_some_and(|p| {
+            let same = prev.is_some_and(|p| {
                 !p.class.is_failure()
                     && p.class == next.class
                     && p.http_status == next.http_status
@@ -134,8 +130,8 @@ pub fn record_links(
             };
             now_records.push(counted);
         }
-        // What is left of `before` is no longer listed by the catalog.
-        for url in before.keys() {
+        // What else `before` holds is no longer listed by the catalog.
+        for url in before.keys().filter(|u| !listed.contains(u.as_str())) {
             diesel::delete(
                 link_states::table
                     .filter(link_states::agency_code.eq(agency))
@@ -145,6 +141,17 @@ pub fn record_links(
         }
         Ok(history::summarize(&now_records, cycle_id))
     })
+}
+
+/// An agency's links as last checked, by URL.
+pub fn link_records(conn: &mut Conn, agency: &str) -> QueryResult<HashMap<String, LinkRecord>> {
+    Ok(link_states::table
+        .filter(link_states::agency_code.eq(agency))
+        .select(LinkStateRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| (row.url.clone(), row.record()))
+        .collect())
 }
 
 /// Per agency, how many of its links are in each class as last checked.

@@ -18,7 +18,7 @@ mod schema;
 pub mod work;
 
 pub use datasets::{DatasetQuery, search_datasets};
-pub use links::{agency_links, link_counts, record_links};
+pub use links::{agency_links, link_counts, link_records, record_links};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -523,16 +523,32 @@ pub fn abandon_cycle(conn: &mut Conn, cycle_id: i64) -> QueryResult<usize> {
         .execute(conn)
 }
 
-/// Every agency's last good harvest. A state that no longer reads (written by another
-/// version) is skipped: the catalog is simply fetched in full again.
-pub fn load_harvest_states(conn: &mut Conn) -> QueryResult<HashMap<String, HarvestState>> {
-    let rows: Vec<(String, String)> = harvest_states::table
-        .select((harvest_states::agency_code, harvest_states::state))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(code, json)| serde_json::from_str(&json).ok().map(|state| (code, state)))
-        .collect())
+/// One agency's last good harvest, if there is one that reads.
+pub fn load_harvest_state(conn: &mut Conn, agency: &str) -> QueryResult<Option<HarvestState>> {
+    let json: Option<String> = harvest_states::table
+        .find(agency)
+        .select(harvest_states::state)
+        .first(conn)
+        .optional()?;
+    Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+/// Keeps `state` (JSON) as the agency's last good harvest.
+fn write_harvest_state(conn: &mut Conn, agency: &str, state: &str) -> QueryResult<()> {
+    per_backend!(conn, c => diesel::insert_into(harvest_states::table)
+        .values((
+            harvest_states::agency_code.eq(agency),
+            harvest_states::state.eq(state),
+            harvest_states::updated_at.eq(now()),
+        ))
+        .on_conflict(harvest_states::agency_code)
+        .do_update()
+        .set((
+            harvest_states::state.eq(state),
+            harvest_states::updated_at.eq(now()),
+        ))
+        .execute(c))?;
+    Ok(())
 }
 
 /// A cycle's results, as they are written when it is scored.
@@ -563,19 +579,7 @@ fn write_results(conn: &mut Conn, cycle_id: i64, results: &CycleResults<'_>) -> 
     {
         for (code, state) in states {
             let json = serde_json::to_string(state).unwrap_or_default();
-            per_backend!(conn, c => diesel::insert_into(harvest_states::table)
-                .values((
-                    harvest_states::agency_code.eq(code),
-                    harvest_states::state.eq(&json),
-                    harvest_states::updated_at.eq(now()),
-                ))
-                .on_conflict(harvest_states::agency_code)
-                .do_update()
-                .set((
-                    harvest_states::state.eq(&json),
-                    harvest_states::updated_at.eq(now()),
-                ))
-                .execute(c))?;
+            write_harvest_state(conn, code, &json)?;
         }
         let results: Vec<AgencyResultRow> = ranked
             .iter()

@@ -22,6 +22,7 @@ diesel::table! {
         done -> Bool,
         observation -> Nullable<Text>,
         harvest_state -> Nullable<Text>,
+        datasets -> Nullable<Text>,
     }
 }
 

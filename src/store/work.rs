@@ -15,7 +15,7 @@ use diesel::prelude::*;
 
 use super::schema::{cycle_work, cycles};
 use super::{Conn, CycleResults, exclusive, lock, now, per_backend, write_results};
-use crate::harvest::HarvestState;
+use crate::catalog::national::Records;
 use crate::observation::AgencyObservation;
 use crate::score::Ranked;
 
@@ -157,6 +157,7 @@ pub fn complete(
     owner: &str,
     observation: &str,
     state: Option<&str>,
+    datasets: Option<&str>,
 ) -> QueryResult<bool> {
     let n = diesel::update(
         cycle_work::table
@@ -169,6 +170,7 @@ pub fn complete(
         cycle_work::locked_until.eq(None::<NaiveDateTime>),
         cycle_work::observation.eq(observation),
         cycle_work::harvest_state.eq(state),
+        cycle_work::datasets.eq(datasets),
     ))
     .execute(conn)?;
     Ok(n == 1)
@@ -201,7 +203,6 @@ pub struct StoredCrawl {
     pub agency: String,
     /// `Err` with the reason when the stored observation does not read back.
     pub observation: Result<AgencyObservation, String>,
-    pub state: Option<HarvestState>,
 }
 
 /// What scoring a cycle gives: the ranking, and the observations it was computed from.
@@ -210,9 +211,13 @@ pub type Scored = (Vec<Ranked>, Vec<AgencyObservation>);
 /// Scores the cycle and writes its results, once: under the scoring lock, and only while
 /// the cycle is still running. `None` when another daemon already did (it held the lock
 /// first; this call waited for it, so the cycle is finished when it returns).
+///
+/// Every observation is read at once (scoring ranks them together), but they are small;
+/// the datasets and harvest states, which grow with the catalogs, are moved into place one
+/// agency at a time.
 pub fn score_once<F>(conn: &mut Conn, cycle_id: i64, score: F) -> QueryResult<Option<Scored>>
 where
-    F: FnOnce(Vec<StoredCrawl>) -> (Scored, Vec<(String, HarvestState)>),
+    F: FnOnce(Vec<StoredCrawl>) -> Scored,
 {
     conn.transaction(|conn| {
         exclusive(conn, lock::SCORE)?;
@@ -223,38 +228,58 @@ where
         if status != "running" {
             return Ok(None);
         }
-        let rows: Vec<(String, Option<String>, Option<String>)> = cycle_work::table
+        let done = cycle_work::table
             .filter(cycle_work::cycle_id.eq(cycle_id))
-            .filter(cycle_work::done.eq(true))
+            .filter(cycle_work::done.eq(true));
+        let rows: Vec<(String, Option<String>)> = done
             .order(cycle_work::agency_code.asc())
-            .select((
-                cycle_work::agency_code,
-                cycle_work::observation,
-                cycle_work::harvest_state,
-            ))
+            .select((cycle_work::agency_code, cycle_work::observation))
             .load(conn)?;
         let crawls = rows
             .into_iter()
-            .map(|(agency, observation, state)| StoredCrawl {
+            .map(|(agency, observation)| StoredCrawl {
                 observation: serde_json::from_str(observation.as_deref().unwrap_or_default())
                     .map_err(|e| format!("the stored observation does not read back: {e}")),
-                // A state that does not read back is only a full fetch next time.
-                state: state.and_then(|s| serde_json::from_str(&s).ok()),
                 agency,
             })
             .collect();
-        let ((ranked, observations), states) = score(crawls);
+        let (ranked, observations) = score(crawls);
         let results = CycleResults {
             ranked: &ranked,
             observations: &observations,
-            states: &states,
+            states: &[],
         };
         write_results(conn, cycle_id, &results)?;
+
+        let waiting: Vec<String> = done
+            .filter(
+                cycle_work::datasets
+                    .is_not_null()
+                    .or(cycle_work::harvest_state.is_not_null()),
+            )
+            .select(cycle_work::agency_code)
+            .load(conn)?;
+        let at = now();
+        for agency in waiting {
+            let (datasets, state): (Option<String>, Option<String>) = cycle_work::table
+                .find((cycle_id, &agency))
+                .select((cycle_work::datasets, cycle_work::harvest_state))
+                .first(conn)?;
+            // Datasets that do not read back (written by another version) leave the
+            // agency's last good list standing.
+            if let Some(records) = datasets.and_then(|d| serde_json::from_str::<Records>(&d).ok()) {
+                super::datasets::apply(conn, &agency, &records, at)?;
+            }
+            if let Some(state) = state {
+                super::write_harvest_state(conn, &agency, &state)?;
+            }
+        }
         // Scored: what waited to be is in the results now.
         diesel::update(cycle_work::table.filter(cycle_work::cycle_id.eq(cycle_id)))
             .set((
                 cycle_work::observation.eq(None::<String>),
                 cycle_work::harvest_state.eq(None::<String>),
+                cycle_work::datasets.eq(None::<String>),
             ))
             .execute(conn)?;
         Ok(Some((ranked, observations)))
@@ -357,7 +382,7 @@ mod tests {
         );
         // The late holder's crawl does not count; the new holder's does, once.
         let done = |owner: &'static str, code: &'static str| {
-            store.run(move |c| complete(c, id, code, owner, "{}", None))
+            store.run(move |c| complete(c, id, code, owner, "{}", None, None))
         };
         assert!(!done("a", "01").await.unwrap());
         assert!(done("b", "01").await.unwrap());
@@ -373,7 +398,7 @@ mod tests {
         let score = |crawls: Vec<StoredCrawl>| {
             assert_eq!(crawls.len(), 1);
             assert!(crawls[0].observation.is_err(), "`{{}}` is no observation");
-            ((Vec::new(), Vec::new()), Vec::new())
+            (Vec::new(), Vec::new())
         };
         assert!(
             store

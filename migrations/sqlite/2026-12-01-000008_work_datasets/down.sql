@@ -1,0 +1,1 @@
+ALTER TABLE cycle_work DROP COLUMN datasets;
