@@ -463,11 +463,16 @@ impl Crawler {
         // differently from the others'): left for a daemon that knows them.
         let unknown = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
         let poll = (self.lease / 6).clamp(Duration::from_millis(100), Duration::from_secs(2));
+        // Wakes the workers that found nothing left to claim when one of this daemon's
+        // crawls ends: otherwise the cycle's last agency kept the others asleep for up to
+        // `poll` (two seconds by default) after it was done.
+        let progress = Arc::new(tokio::sync::Notify::new());
         let held = Held::default();
         let _renewal = self.renew_leases(cycle_id, held.clone());
         let mut workers = JoinSet::new();
         for _ in 0..self.concurrency.max(1) {
-            let (agencies, unknown) = (agencies.clone(), unknown.clone());
+            let (agencies, unknown, progress) =
+                (agencies.clone(), unknown.clone(), progress.clone());
             let held = held.clone();
             let (store, owner, lease) = (self.store.clone(), self.owner.clone(), self.lease);
             let (stage, metrics) = (self.agency_stage(), self.metrics.clone());
@@ -486,13 +491,25 @@ impl Crawler {
                             }
                             code
                         }
-                        Ok(None) => match store.run(move |c| store::work::remaining(c, cycle_id)).await {
-                            Ok(0) => return mine,
-                            Ok(_) | Err(_) => {
-                                tokio::time::sleep(poll).await;
-                                continue;
+                        Ok(None) => {
+                            // Registered before the count, so that a crawl finishing in
+                            // between still wakes this worker.
+                            let finished = progress.notified();
+                            tokio::pin!(finished);
+                            finished.as_mut().enable();
+                            match store.run(move |c| store::work::remaining(c, cycle_id)).await {
+                                Ok(0) => return mine,
+                                // Held elsewhere: wait for one of this daemon's crawls to
+                                // end, or poll for another daemon's (and expired leases).
+                                Ok(_) | Err(_) => {
+                                    tokio::select! {
+                                        _ = tokio::time::sleep(poll) => {}
+                                        _ = finished => {}
+                                    }
+                                    continue;
+                                }
                             }
-                        },
+                        }
                         Err(e) => {
                             tracing::warn!(error = %e, "cannot claim an agency; trying again");
                             tokio::time::sleep(poll).await;
@@ -558,6 +575,7 @@ impl Crawler {
                     if let Ok(mut h) = held.lock() {
                         h.remove(&code);
                     }
+                    progress.notify_waiters();
                     if kept {
                         metrics.count_observations(std::slice::from_ref(&obs));
                         mine += 1;
