@@ -14,6 +14,8 @@ mkdir -p "fuzz/corpus/$target"
 # malformed input, and the list of which fits which stays in one place (src/fuzzing.rs).
 # -O: release without debug assertions, the build `cargo fuzz build -O` makes; drop it
 # to fuzz with overflow checks (a second full build of the dependencies).
+# FUZZ_SEED fixes libFuzzer's random seed (CI sets it, so a red run can be replayed).
 RUSTC_BOOTSTRAP=1 cargo fuzz run -O --sanitizer none "$target" \
   "fuzz/corpus/$target" tests/fixtures/* config \
-  -- -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048
+  -- -max_total_time="$seconds" -max_len=65536 -timeout=10 -rss_limit_mb=2048 \
+  ${FUZZ_SEED:+-seed="$FUZZ_SEED"}
