@@ -64,8 +64,21 @@ fn verdict_value(verdict: &str) -> f64 {
     }
 }
 
+/// Every metric dtindex exports, behind one `Arc`: a clone is one reference count. The
+/// HTTP layer clones its state for every request and every middleware; cloning the thirty
+/// metric handles one by one was half the API's CPU under load (BENCHMARKS.md).
 #[derive(Clone)]
-pub struct Metrics {
+pub struct Metrics(std::sync::Arc<Exported>);
+
+impl std::ops::Deref for Metrics {
+    type Target = Exported;
+
+    fn deref(&self) -> &Exported {
+        &self.0
+    }
+}
+
+pub struct Exported {
     registry: Registry,
     pub agency_index: GaugeVec,
     pub agency_band: GaugeVec,
@@ -295,7 +308,7 @@ impl Metrics {
         for outcome in ["finished", "failed", "abandoned"] {
             cycles.with_label_values(&[outcome]);
         }
-        Ok(Metrics {
+        Ok(Metrics(std::sync::Arc::new(Exported {
             registry,
             agency_index,
             agency_band,
@@ -326,7 +339,7 @@ impl Metrics {
             http_requests,
             http_duration,
             http_answers,
-        })
+        })))
     }
 
     /// Sets every per-agency gauge and the national attainment from a cycle's results;
