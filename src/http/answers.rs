@@ -177,30 +177,22 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
             }
         })
         .await;
-    match (stored, served) {
-        (Some(stored), Served::Fresh) => {
-            count("built");
-            stored.response()
-        }
-        (Some(stored), Served::Cached) => {
-            count("cached");
-            stored.response()
-        }
-        (Some(stored), Served::Coalesced) => {
-            count("shared");
-            stored.response()
-        }
-        (None, _) => {
-            count("built");
-            match (uncached, own) {
-                (Some(response), _) => response,
-                (None, Some((request, next))) => next.run(request).await,
-                // Unreachable: either this request built the answer or it still holds its
-                // request; an empty answer is the honest reply if that ever changes.
-                (None, None) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
-            }
-        }
-    }
+    let Some(stored) = stored else {
+        count("built");
+        return match (uncached, own) {
+            (Some(response), _) => response,
+            (None, Some((request, next))) => next.run(request).await,
+            // Unreachable: either this request built the answer or it still holds its
+            // request; an empty answer is the honest reply if that ever changes.
+            (None, None) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        };
+    };
+    count(match served {
+        Served::Fresh => "built",
+        Served::Cached => "cached",
+        Served::Coalesced => "shared",
+    });
+    stored.response()
 }
 
 fn request_key(request: &Request) -> String {
