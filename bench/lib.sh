@@ -29,6 +29,9 @@ per_host_interval_ms = 0
 retries = 0
 # DTINDEX_BENCH_LINK_TTL=0: every link asked again each cycle, none remembered.
 cache_ttl_secs = ${DTINDEX_BENCH_LINK_TTL:-3600}
+# DTINDEX_BENCH_FAILURE_RECHECK=0: failing links asked again in every cycle, however close
+# (the default, 600 s, lets a failure stand that long).
+failure_recheck_secs = ${DTINDEX_BENCH_FAILURE_RECHECK:-600}
 allow_loopback = true
 [links.hosts]
 "files.federation.dtindex" = "127.0.0.1"

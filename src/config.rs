@@ -588,6 +588,11 @@ pub struct LinkSettings {
     pub enabled: bool,
     /// Consecutive failed cycles before a link counts as broken.
     pub broken_after_cycles: u32,
+    /// How long a failure stands before the link is asked again, so that the failures a
+    /// link is counted broken for are this far apart at least: cycles run back to back
+    /// (a manual `crawl --cycles 3`, a restart) cannot make one bad minute count three
+    /// times, and an unchanged federation re-crawled within it asks nothing again.
+    pub failure_recheck: Duration,
     /// Longest one agency's link checks may take; links not reached keep their history.
     pub deadline: Duration,
     /// The checker's limits and address policy; its extra CAs are the crawler's.
@@ -599,6 +604,7 @@ impl Default for LinkSettings {
         LinkSettings {
             enabled: true,
             broken_after_cycles: 3,
+            failure_recheck: Duration::from_secs(600),
             deadline: Duration::from_secs(600),
             policy: crate::links::LinkPolicy::default(),
         }
@@ -853,7 +859,7 @@ const SECTION_HELP: &[(&str, &str)] = &[
     ),
     (
         "links",
-        "[links] takes enabled, broken_after_cycles, deadline_secs, global_concurrency, \
+        "[links] takes enabled, broken_after_cycles, failure_recheck_secs, deadline_secs, global_concurrency, \
          per_host_concurrency, per_host_interval_ms, timeout_ms, retries, cache_ttl_secs, \
          head_first, allow_loopback, allow_private, allow_networks (a list of CIDR ranges) \
          and a [links.hosts] table of name = \"address\"",
@@ -869,6 +875,7 @@ const SECTION_HELP: &[(&str, &str)] = &[
 struct RawLinks {
     enabled: Option<bool>,
     broken_after_cycles: Option<Spanned<u64>>,
+    failure_recheck_secs: Option<u64>,
     deadline_secs: Option<Spanned<u64>>,
     global_concurrency: Option<Spanned<u64>>,
     per_host_concurrency: Option<Spanned<u64>>,
@@ -893,6 +900,9 @@ fn apply_links(rep: &mut Reporter<'_>, links: &mut LinkSettings, raw: RawLinks) 
     }
     if let Some(n) = positive(rep, raw.broken_after_cycles, "broken_after_cycles") {
         links.broken_after_cycles = u32::try_from(n).unwrap_or(u32::MAX);
+    }
+    if let Some(n) = raw.failure_recheck_secs {
+        links.failure_recheck = Duration::from_secs(n);
     }
     if let Some(n) = positive(rep, raw.deadline_secs, "deadline_secs") {
         links.deadline = Duration::from_secs(n);

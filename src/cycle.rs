@@ -18,7 +18,8 @@ use url::Url;
 use crate::config::Live;
 use crate::fetch::Fetcher;
 use crate::harvest::{CatalogLink, HarvestState};
-use crate::links::{LinkChecker, LinkResult};
+use crate::links::LinkChecker;
+use crate::links::history::{self, Check};
 use crate::metrics::Metrics;
 use crate::observation::{
     AgencyObservation, CatalogObservation, CatalogOutcome, DeclarationObservation, Failure,
@@ -73,6 +74,8 @@ pub struct LinkStage {
     /// the agency's `link_states`, read when its links are checked: a daemon's memory
     /// then holds the links in flight, not the federation's.
     pub fresh_for: Duration,
+    /// How long a failure stands before it is asked again (see `links::history`).
+    pub failure_recheck: Duration,
 }
 
 impl LinkStage {
@@ -86,72 +89,113 @@ impl LinkStage {
         agency: &str,
         state: &HarvestState,
     ) -> Option<LinkSummary> {
-        let list = state.links();
+        let mut list = state.links();
         let now = chrono::Utc::now().naive_utc();
+        let digest = history::list_digest(&list);
         let code = agency.to_string();
-        // Read once, here: what is fresh is not asked again, and the rest is what the
-        // answers advance. Without the records every link is simply asked again.
+        // An unchanged list whose successes are fresh needs only its failing links read
+        // and asked: the ledger carries the rest. Without a ledger, every link is read.
+        let ledger = store
+            .run(move |c| store::link_ledger(c, &code))
+            .await
+            .ok()
+            .flatten()
+            .filter(|l| l.carries(digest, now, self.fresh_for));
+        let code = agency.to_string();
+        let carried = ledger.is_some();
+        // Read once, here: a record that stands is not asked again, and the rest is what
+        // the answers advance. Without the records every link is simply asked again.
         let before = store
-            .run(move |c| store::link_records(c, &code))
+            .run(move |c| store::link_records(c, &code, carried))
             .await
             .inspect_err(
                 |e| tracing::warn!(error = %e, "cannot read the links' history; checking them all"),
             )
-            .unwrap_or_default();
-        let mut remembered: HashMap<String, LinkResult> = before
-            .values()
-            .filter(|r| r.fresh(now, self.fresh_for))
-            .map(|r| (r.url.clone(), r.remembered()))
-            .collect();
-        let listed: std::collections::HashSet<&str> = list.iter().map(|l| l.url.as_str()).collect();
-        remembered.retain(|url, _| listed.contains(url.as_str()));
+            .ok();
+        let (before, ledger) = match (before, ledger) {
+            (Some(before), ledger) => (before, ledger),
+            // Carrying successes forward needs the failing links' records.
+            (None, _) => (HashMap::new(), None),
+        };
+        if ledger.is_some() {
+            list.retain(|l| before.contains_key(&l.url));
+        }
+        // A record stands for the link it was kept for, not for one the catalog now
+        // declares another media type for.
+        let stands = |l: &CatalogLink| {
+            before.get(&l.url).is_some_and(|r| {
+                r.media_type == l.media_type && r.stands(now, self.fresh_for, self.failure_recheck)
+            })
+        };
         let urls = list
             .iter()
-            .filter(|l| !remembered.contains_key(&l.url))
+            .filter(|l| !stands(l))
             .filter_map(|l| Url::parse(&l.url).ok());
         let results = self
             .checker
             .check_all_within(urls, Some(self.deadline))
             .await;
-        let cached = results.values().filter(|r| r.from_cache).count() + remembered.len();
-        metrics
-            .link_checks
-            .with_label_values(&["cached"])
-            .inc_by(cached as u64);
-        metrics
-            .link_checks
-            .with_label_values(&["checked"])
-            .inc_by((results.len() + remembered.len() - cached) as u64);
-        if results.len() + remembered.len() < list.len() {
-            tracing::warn!(
-                checked = results.len() + remembered.len(),
-                links = list.len(),
-                "the link checks ran out of time; the rest keep their history"
-            );
-        }
-        let checked: Vec<(CatalogLink, Option<LinkResult>)> = list
+        let checked: Vec<(CatalogLink, Check)> = list
             .into_iter()
             .map(|l| {
-                let r = remembered.remove(&l.url).or_else(|| {
+                let check = if stands(&l) {
+                    Check::Stands
+                } else {
                     Url::parse(&l.url)
                         .ok()
                         .and_then(|u| results.get(&u).cloned())
-                });
-                (l, r)
+                        .map_or(Check::NotReached, Check::Answered)
+                };
+                (l, check)
             })
             .collect();
+        let count = |f: fn(&Check) -> bool| checked.iter().filter(|(_, c)| f(c)).count() as u64;
+        let asked = count(|c| matches!(c, Check::Answered(r) if !r.from_cache));
+        let not_reached = count(|c| matches!(c, Check::NotReached));
+        let carried_forward = ledger.as_ref().map_or(0, |l| l.successes.checked);
+        let answered_before = checked.len() as u64 - asked - not_reached + carried_forward;
+        metrics
+            .link_checks
+            .with_label_values(&["cached"])
+            .inc_by(answered_before);
+        metrics
+            .link_checks
+            .with_label_values(&["checked"])
+            .inc_by(asked);
+        if not_reached > 0 {
+            tracing::warn!(
+                not_reached,
+                links = checked.len(),
+                "the link checks ran out of time; the rest keep their history"
+            );
+        }
         let (agency, broken_after) = (agency.to_string(), self.broken_after_cycles);
         // A dropped connection must not cost the agency its link checks: tried again. The
         // cycle's shutdown drops this future, so the token here never needs to fire.
-        let checked = Arc::new((before, checked));
+        let checked = Arc::new((before, checked, ledger));
         let recorded = persist(
             "recording the link checks",
             &CancellationToken::new(),
             || {
                 let (agency, checked) = (agency.clone(), checked.clone());
-                store.run(move |c| {
-                    let (before, checked) = &*checked;
-                    store::record_links(c, cycle_id, &agency, before, checked, broken_after, now)
+                store.write(move |c| {
+                    let (before, links, ledger) = &*checked;
+                    let scope = match ledger {
+                        Some(ledger) => store::Scope::Failing(ledger),
+                        None => store::Scope::Whole { list: digest },
+                    };
+                    store::record_links(
+                        c,
+                        &store::LinkChecks {
+                            cycle_id,
+                            agency: &agency,
+                            before,
+                            links,
+                            scope,
+                            broken_after,
+                            now,
+                        },
+                    )
                 })
             },
         )
@@ -266,7 +310,7 @@ impl Crawler {
         let joined = persist("starting the cycle", cancel, || {
             let codes = codes.clone();
             self.store
-                .run(move |c| store::work::join_or_begin(c, slot, &codes))
+                .write(move |c| store::work::join_or_begin(c, slot, &codes))
         })
         .await
         .inspect_err(|_| {
@@ -306,7 +350,7 @@ impl Crawler {
         let method = live.method.clone();
         let scored = persist("scoring the cycle", cancel, || {
             let (registry, method) = (registry.clone(), method.clone());
-            self.store.run(move |c| {
+            self.store.write(move |c| {
                 store::work::score_once(c, cycle_id, |crawls| {
                     score_crawls(&registry, &method, crawls)
                 })
@@ -403,7 +447,7 @@ impl Crawler {
                 }
                 let owner = owner.clone();
                 if let Err(e) = store
-                    .run(move |c| store::work::renew(c, cycle_id, &owner, &codes, lease))
+                    .write(move |c| store::work::renew(c, cycle_id, &owner, &codes, lease))
                     .await
                 {
                     tracing::warn!(error = %e, "cannot renew the crawl leases");
@@ -424,7 +468,7 @@ impl Crawler {
         let owner = self.owner.clone();
         if let Err(e) = self
             .store
-            .run(move |c| store::work::release(c, cycle_id, &owner))
+            .write(move |c| store::work::release(c, cycle_id, &owner))
             .await
         {
             // They expire anyway.
@@ -436,7 +480,7 @@ impl Crawler {
         self.metrics.cycles.with_label_values(&["abandoned"]).inc();
         if let Err(e) = self
             .store
-            .run(move |c| store::abandon_cycle(c, cycle_id))
+            .write(move |c| store::abandon_cycle(c, cycle_id))
             .await
         {
             // The next start marks it abandoned anyway.
@@ -482,7 +526,7 @@ impl Crawler {
                     let skip = unknown.lock().map(|u| u.clone()).unwrap_or_default();
                     let o = owner.clone();
                     let claimed = store
-                        .run(move |c| store::work::claim(c, cycle_id, &o, lease, &skip))
+                        .write(move |c| store::work::claim(c, cycle_id, &o, lease, &skip))
                         .await;
                     let code = match claimed {
                         Ok(Some(code)) => {
@@ -525,7 +569,7 @@ impl Crawler {
                             u.push(code);
                         }
                         let o = owner.clone();
-                        let _ = store.run(move |c| store::work::release(c, cycle_id, &o)).await;
+                        let _ = store.write(move |c| store::work::release(c, cycle_id, &o)).await;
                         continue;
                     };
                     let c = code.clone();
@@ -559,7 +603,7 @@ impl Crawler {
                     let kept = loop {
                         let (o, agency, crawl) = (owner.clone(), code.clone(), crawl.clone());
                         match store
-                            .run(move |c| {
+                            .write(move |c| {
                                 let (observation, state, datasets) = &*crawl;
                                 store::work::complete(c, cycle_id, &agency, &o, observation, state.as_deref(), datasets.as_deref())
                             })

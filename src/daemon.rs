@@ -103,6 +103,7 @@ fn link_stage(settings: &Settings) -> anyhow::Result<Option<LinkStage>> {
         .extend(settings.crawl.extra_roots_pem.iter().cloned());
     Ok(Some(LinkStage {
         fresh_for: policy.cache_ttl,
+        failure_recheck: l.failure_recheck,
         checker: LinkChecker::for_cycles(policy).context("building the link checker")?,
         broken_after_cycles: l.broken_after_cycles,
         deadline: l.deadline,

@@ -2,7 +2,8 @@
 //! plan (ok, 404, 500, moved, served as HTML), a crawler checks every link its catalogs
 //! list, and what each agency is told must be exactly what was planned — broken only once
 //! a link has failed in `broken_after_cycles` cycles in a row, and the links that worked
-//! not asked again while their answer is fresh.
+//! not asked again while their answer is fresh, nor failing ones before
+//! `failure_recheck` (meanwhile they count as they stand).
 
 use std::collections::HashMap;
 
@@ -35,10 +36,12 @@ async fn links_are_checked_each_cycle_and_broken_only_after_n_failures_in_a_row(
     let mut settings = Settings::with_state_dir(dir.path().to_path_buf());
     sim.configure(&mut settings);
     settings.links.broken_after_cycles = 2;
+    // The cycles here run back to back: failures are asked again at once.
+    settings.links.failure_recheck = std::time::Duration::ZERO;
     let method = dtindex::score::Method::builtin();
     let (store, metrics) = daemon::open_store(&settings, &method).await.unwrap();
     let live = Live::new(sim.registry.clone(), method);
-    let crawler: Crawler = daemon::crawler(&settings, live, store.clone(), metrics).unwrap();
+    let mut crawler: Crawler = daemon::crawler(&settings, live, store.clone(), metrics).unwrap();
 
     let files = format!(
         "http://{FILES_HOST}:{}/",
@@ -171,6 +174,37 @@ async fn links_are_checked_each_cycle_and_broken_only_after_n_failures_in_a_row(
             None => assert_eq!(e.client_error + e.server_error, 0, "{}", s.code),
         }
     }
+    // Within `failure_recheck`, nothing is asked again: the failures stand, and every
+    // agency counts for exactly what it did.
+    crawler
+        .links
+        .as_mut()
+        .expect("links are checked")
+        .failure_recheck = std::time::Duration::from_secs(3600);
+    let third = crawler.run_cycle(&cancel).await.unwrap();
+    let stage = crawler.links.as_ref().expect("links are checked");
+    assert_eq!(
+        stage.checker.stats().checks,
+        after_second.checks,
+        "no link is asked again"
+    );
+    let standing = store.run(store::latest_snapshots).await.unwrap();
+    assert_eq!(standing.len(), snapshots.len());
+    for (now, before) in standing.iter().zip(&snapshots) {
+        assert_eq!(
+            (&now.code, now.links_broken, &now.links),
+            (&before.code, before.links_broken, &before.links)
+        );
+        let (a, b) = (score_of(&third, &now.code), score_of(&second, &now.code));
+        assert_eq!(a.index, b.index, "{}", now.code);
+        assert_eq!(
+            a.findings.iter().map(|f| &f.message).collect::<Vec<_>>(),
+            b.findings.iter().map(|f| &f.message).collect::<Vec<_>>(),
+            "{}",
+            now.code
+        );
+    }
+
     // An exemplary agency loses nothing to its links.
     let exemplary = fed
         .agencies

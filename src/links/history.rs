@@ -4,10 +4,14 @@
 //! A link is **broken** only once it has failed in `broken_after` consecutive cycles:
 //! agencies' servers have bad minutes, and one must never flip a verdict. A link that
 //! answers again starts over from zero. Failures are never served from the checker's
-//! cache (see `LinkChecker`), so each counted failure is a check made in that cycle.
+//! cache (see `LinkChecker`), so each counted failure is a check of its own; between two
+//! checks a failure stands for `failure_recheck` ([`LinkRecord::stands`]), so that the
+//! failures counted are that far apart however close the cycles run.
+
+use std::collections::BTreeMap;
 
 use chrono::NaiveDateTime;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::{LinkClass, LinkResult};
 use crate::harvest::CatalogLink;
@@ -51,32 +55,34 @@ impl LinkRecord {
 }
 
 impl LinkRecord {
-    /// The answer this record remembers, as if the checker had served it from its cache:
-    /// for a link that answered recently enough not to be asked again.
-    pub fn remembered(&self) -> LinkResult {
-        LinkResult {
-            class: self.class,
-            status: self.http_status,
-            final_url: self
-                .final_url
-                .as_deref()
-                .and_then(|u| url::Url::parse(u).ok()),
-            content_type: self.content_type.clone(),
-            method: None,
-            redirects: 0,
-            latency_ms: 0,
-            detail: self.detail.clone(),
-            from_cache: true,
-        }
+    /// Whether the record still holds at `now` and counts in this cycle as it is, unasked:
+    /// a success checked less than `fresh_for` ago, a failure less than `failure_recheck`
+    /// ago.
+    pub fn stands(
+        &self,
+        now: NaiveDateTime,
+        fresh_for: std::time::Duration,
+        failure_recheck: std::time::Duration,
+    ) -> bool {
+        let ttl = if self.class.is_failure() {
+            failure_recheck
+        } else {
+            fresh_for
+        };
+        chrono::Duration::from_std(ttl)
+            .is_ok_and(|ttl| now.signed_duration_since(self.checked_at) < ttl)
     }
+}
 
-    /// Whether the answer still holds at `now`: a success checked less than `ttl` ago.
-    /// A failure is never reused, so that "failed N cycles running" means N checks.
-    pub fn fresh(&self, now: NaiveDateTime, ttl: std::time::Duration) -> bool {
-        !self.class.is_failure()
-            && chrono::Duration::from_std(ttl)
-                .is_ok_and(|ttl| now.signed_duration_since(self.checked_at) < ttl)
-    }
+/// What a cycle has for one of an agency's links.
+#[derive(Debug, Clone)]
+pub enum Check {
+    /// Its answer in this cycle (or a check of the same URL in flight, shared).
+    Answered(LinkResult),
+    /// Its record stands ([`LinkRecord::stands`]): counted as it is, not asked.
+    Stands,
+    /// The deadline came first: its history is kept, and it is not counted.
+    NotReached,
 }
 
 /// The record after this cycle's check of `link`.
@@ -132,8 +138,13 @@ pub fn summarize<'a>(
     records: impl IntoIterator<Item = &'a LinkRecord>,
     cycle_id: i64,
 ) -> LinkSummary {
+    tally(records.into_iter().filter(|r| r.cycle_id == cycle_id))
+}
+
+/// What `records` count for, whichever cycle checked them.
+fn tally<'a>(records: impl IntoIterator<Item = &'a LinkRecord>) -> LinkSummary {
     let mut summary = LinkSummary::default();
-    for r in records.into_iter().filter(|r| r.cycle_id == cycle_id) {
+    for r in records {
         summary.checked += 1;
         if r.broken {
             summary.broken += 1;
@@ -156,6 +167,112 @@ pub fn summarize<'a>(
         }
     }
     summary
+}
+
+/// `a` and `b` counted together, keeping at most [`EXAMPLES`] examples of each kind.
+pub fn combine(mut a: LinkSummary, b: &LinkSummary) -> LinkSummary {
+    a.checked += b.checked;
+    a.broken += b.broken;
+    a.type_mismatch += b.type_mismatch;
+    for (into, from) in [
+        (&mut a.broken_examples, &b.broken_examples),
+        (&mut a.mismatch_examples, &b.mismatch_examples),
+    ] {
+        let room = EXAMPLES.saturating_sub(into.len());
+        into.extend(from.iter().take(room).cloned());
+    }
+    a
+}
+
+/// A digest of an agency's link list, to tell the list a ledger was kept for.
+pub fn list_digest(links: &[CatalogLink]) -> u64 {
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    for l in links {
+        h.update(l.url.as_bytes());
+        h.update(&[0]);
+        h.update(l.media_type.as_deref().unwrap_or_default().as_bytes());
+        h.update(&[0xff]);
+    }
+    h.digest()
+}
+
+/// What an agency's links stood at when they were last recorded, in one small value kept
+/// beside their rows.
+///
+/// An unchanged agency's links are mostly successes still fresh, which a cycle would read
+/// back only to count them again. With the ledger, a cycle whose list is the one recorded,
+/// and whose successes are all fresh, reads and asks only the failing links (failures are
+/// asked every cycle, see the module's comment), and carries the successes' count forward.
+/// The metrics read the counts by class from it too, not from every link's row.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LinkLedger {
+    /// The [`list_digest`] of the list recorded.
+    pub list: u64,
+    /// Every listed link has a record: none was left unasked by a deadline.
+    pub complete: bool,
+    /// When the least recently checked success was checked: all are fresh while it is.
+    pub oldest_success: Option<NaiveDateTime>,
+    /// What the successes count for.
+    pub successes: LinkSummary,
+    /// How many links are in each class, failures included.
+    pub classes: BTreeMap<LinkClass, i64>,
+}
+
+impl LinkLedger {
+    /// The ledger of `records`, the whole record of the list `list` of `listed` links.
+    pub fn of(list: u64, listed: usize, records: &[LinkRecord]) -> LinkLedger {
+        let successes = || records.iter().filter(|r| !r.class.is_failure());
+        let mut classes = BTreeMap::new();
+        for r in records {
+            *classes.entry(r.class).or_insert(0) += 1;
+        }
+        LinkLedger {
+            list,
+            complete: records.len() == listed,
+            oldest_success: successes().map(|r| r.checked_at).min(),
+            successes: tally(successes()),
+            classes,
+        }
+    }
+
+    /// Whether a cycle at `now` may carry the successes forward and ask only the failing
+    /// links of `list`: the list is the one recorded, wholly, and no success is older
+    /// than `fresh_for`.
+    pub fn carries(&self, list: u64, now: NaiveDateTime, fresh_for: std::time::Duration) -> bool {
+        self.list == list
+            && self.complete
+            && self.oldest_success.is_none_or(|at| {
+                chrono::Duration::from_std(fresh_for)
+                    .is_ok_and(|ttl| now.signed_duration_since(at) < ttl)
+            })
+    }
+
+    /// This ledger once the failing links, `before`, are recorded again as `after`
+    /// (those that answered now join the successes).
+    pub fn with_failing_rechecked(
+        &self,
+        before: &[&LinkRecord],
+        after: &[LinkRecord],
+    ) -> LinkLedger {
+        let mut next = self.clone();
+        for r in before {
+            if let Some(n) = next.classes.get_mut(&r.class) {
+                *n -= 1;
+            }
+        }
+        for r in after {
+            *next.classes.entry(r.class).or_insert(0) += 1;
+        }
+        next.classes.retain(|_, n| *n > 0);
+        let recovered: Vec<&LinkRecord> = after.iter().filter(|r| !r.class.is_failure()).collect();
+        next.successes = combine(next.successes, &tally(recovered.iter().copied()));
+        next.oldest_success = recovered
+            .iter()
+            .map(|r| r.checked_at)
+            .chain(next.oldest_success)
+            .min();
+        next
+    }
 }
 
 /// Whether a served Content-Type is the declared media type, allowing for the aliases
@@ -252,8 +369,9 @@ mod tests {
     }
 
     #[test]
-    fn a_success_is_remembered_for_the_ttl_and_a_failure_never() {
+    fn a_success_stands_for_its_ttl_and_a_failure_until_it_is_due_again() {
         let day = std::time::Duration::from_secs(86_400);
+        let hour = std::time::Duration::from_secs(3_600);
         let ok = advance(
             None,
             &link(),
@@ -262,18 +380,12 @@ mod tests {
             at(1),
             3,
         );
-        assert!(ok.fresh(at(1), day));
-        assert!(!ok.fresh(at(2), day), "a day later it is asked again");
-        assert!(!ok.fresh(at(1), std::time::Duration::ZERO));
-        let again = ok.remembered();
-        assert!(again.from_cache);
-        assert_eq!(
-            (again.class, again.status, again.content_type.as_deref()),
-            (LinkClass::Ok, Some(200), Some("text/csv"))
+        assert!(ok.stands(at(1), day, hour));
+        assert!(
+            !ok.stands(at(2), day, hour),
+            "a day later it is asked again"
         );
-        // Advanced by what it remembers, the record is what it was.
-        let next = advance(Some(&ok), &link(), &again, 2, at(1), 3);
-        assert_eq!((next.class, next.consecutive_failures), (ok.class, 0));
+        assert!(!ok.stands(at(1), std::time::Duration::ZERO, hour));
         let failed = advance(
             None,
             &link(),
@@ -282,7 +394,12 @@ mod tests {
             at(1),
             3,
         );
-        assert!(!failed.fresh(at(1), day));
+        assert!(failed.stands(at(1), day, hour));
+        assert!(!failed.stands(at(1), day, std::time::Duration::ZERO));
+        assert!(
+            !failed.stands(at(2), day, hour),
+            "past its recheck time, a failure is asked again"
+        );
     }
 
     #[test]
@@ -312,6 +429,67 @@ mod tests {
         assert!(s.mismatch_examples[0].contains("served text/html"));
         let once = [advance(None, &link(), &fail, 9, at(1), 2)];
         assert_eq!(summarize(&once, 9).broken, 0, "one failure of two");
+    }
+
+    fn listed(url: &str) -> CatalogLink {
+        CatalogLink {
+            url: url.into(),
+            media_type: Some("text/csv".into()),
+        }
+    }
+
+    #[test]
+    fn a_ledger_carries_fresh_successes_and_counts_as_the_whole_list_would() {
+        let ok = answer(LinkClass::Ok, Some(200), Some("text/csv"));
+        let html = answer(LinkClass::Ok, Some(200), Some("text/html"));
+        let gone = answer(LinkClass::ClientError, Some(404), None);
+        let list = [listed("a"), listed("b"), listed("c"), listed("d")];
+        let digest = list_digest(&list);
+        // Cycle 1: a and b answer (b with the wrong type), c and d fail.
+        let first: Vec<LinkRecord> = list
+            .iter()
+            .zip([&ok, &html, &gone, &gone])
+            .map(|(l, r)| advance(None, l, r, 1, at(1), 2))
+            .collect();
+        let ledger = LinkLedger::of(digest, list.len(), &first);
+        assert_eq!(ledger.successes.checked, 2);
+        assert_eq!(ledger.successes.type_mismatch, 1);
+        assert_eq!(ledger.classes.get(&LinkClass::ClientError), Some(&2));
+        assert_eq!(ledger.oldest_success, Some(at(1)));
+
+        let day = std::time::Duration::from_secs(86_400);
+        assert!(ledger.carries(digest, at(1), day));
+        assert!(!ledger.carries(digest, at(2), day), "a stale success");
+        assert!(
+            !ledger.carries(list_digest(&list[..3]), at(1), day),
+            "another list"
+        );
+        let partial = LinkLedger::of(digest, list.len(), &first[..3]);
+        assert!(!partial.carries(digest, at(1), day), "a link never asked");
+
+        // Cycle 2: c answers now, d fails again. Counted from the ledger and the failing
+        // links alone, the summary is the one the whole list gives.
+        let second_failing = [
+            advance(Some(&first[2]), &list[2], &ok, 2, at(1), 2),
+            advance(Some(&first[3]), &list[3], &gone, 2, at(1), 2),
+        ];
+        let carried = combine(ledger.successes.clone(), &summarize(&second_failing, 2));
+        let whole: Vec<LinkRecord> = first[..2]
+            .iter()
+            .map(|r| LinkRecord {
+                cycle_id: 2,
+                ..r.clone()
+            })
+            .chain(second_failing.iter().cloned())
+            .collect();
+        let counted = summarize(&whole, 2);
+        assert_eq!(
+            (carried.checked, carried.broken, carried.type_mismatch),
+            (counted.checked, counted.broken, counted.type_mismatch)
+        );
+        assert_eq!((carried.checked, carried.broken), (4, 1));
+        let next = ledger.with_failing_rechecked(&[&first[2], &first[3]], &second_failing);
+        assert_eq!(next, LinkLedger::of(digest, list.len(), &whole));
     }
 
     #[test]

@@ -179,7 +179,7 @@ pub enum LinkError {
 }
 
 /// What checking a link found. A small fixed set, so it can be a metric label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum LinkClass {
     /// Answered 2xx (or 416 to the ranged GET: an empty file).

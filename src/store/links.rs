@@ -6,10 +6,10 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::Conn;
-use super::schema::link_states;
+use super::schema::{link_ledgers, link_states};
 use crate::harvest::CatalogLink;
-use crate::links::history::{self, LinkRecord};
-use crate::links::{LinkClass, LinkResult};
+use crate::links::LinkClass;
+use crate::links::history::{self, Check, LinkLedger, LinkRecord};
 use crate::observation::LinkSummary;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -75,88 +75,192 @@ impl LinkStateRow {
     }
 }
 
-/// Records this cycle's checks of an agency's links and says what they count for.
-///
-/// `before` is the agency's records as [`link_records`] read them before the check (the
-/// agency's lease keeps anyone else from writing them meanwhile); `links` is its whole
-/// current list, each with its answer, or `None` when the check did not get to it (its
-/// history is kept as it was). Links no longer listed are forgotten. Rows are written
-/// only when something changed, so an unchanged federation whose links answer as before
-/// costs one read, not writes.
-pub fn record_links(
-    conn: &mut Conn,
-    cycle_id: i64,
-    agency: &str,
-    before: &HashMap<String, LinkRecord>,
-    links: &[(CatalogLink, Option<LinkResult>)],
-    broken_after: u32,
-    now: NaiveDateTime,
-) -> QueryResult<LinkSummary> {
+/// One cycle's checks of one agency's links, to record.
+pub struct LinkChecks<'a> {
+    pub cycle_id: i64,
+    pub agency: &'a str,
+    /// The agency's records as [`link_records`] read them before the check (for
+    /// [`Scope::Failing`], the failing ones only); the agency's lease keeps
+    /// anyone else from writing them meanwhile.
+    pub before: &'a HashMap<String, LinkRecord>,
+    /// The links of the scope, each with what this cycle has for it.
+    pub links: &'a [(CatalogLink, Check)],
+    pub scope: Scope<'a>,
+    pub broken_after: u32,
+    pub now: NaiveDateTime,
+}
+
+/// Which of an agency's links a check covers.
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    /// The whole list, whose [`history::list_digest`] this is: links no longer listed are
+    /// forgotten.
+    Whole { list: u64 },
+    /// Only the links failing when the ledger was kept: its successes, fresh and listed
+    /// as they were, are carried forward unasked.
+    Failing(&'a LinkLedger),
+}
+
+/// Records this cycle's checks of an agency's links, keeps its ledger, and says what the
+/// links count for. Rows are written only when something changed, so an unchanged
+/// federation whose links answer as before costs reads, not writes.
+pub fn record_links(conn: &mut Conn, checks: &LinkChecks) -> QueryResult<LinkSummary> {
+    let LinkChecks {
+        cycle_id,
+        agency,
+        before,
+        links,
+        scope,
+        broken_after,
+        now,
+    } = *checks;
     conn.transaction(|conn| {
         super::write_first(conn)?;
         let mut now_records = Vec::with_capacity(links.len());
         let mut listed = HashSet::with_capacity(links.len());
-        for (link, result) in links {
+        for (link, check) in links {
             listed.insert(link.url.as_str());
             let prev = before.get(&link.url);
-            let Some(result) = result else {
-                now_records.extend(prev.cloned());
-                continue;
+            let result = match (check, prev) {
+                (Check::Answered(result), _) => result,
+                (Check::Stands, Some(prev)) => {
+                    now_records.push(LinkRecord {
+                        cycle_id,
+                        ..prev.clone()
+                    });
+                    continue;
+                }
+                (Check::Stands | Check::NotReached, _) => {
+                    now_records.extend(prev.cloned());
+                    continue;
+                }
             };
             let next = history::advance(prev, link, result, cycle_id, now, broken_after);
             // A success that reads the same as before needs no write: only its
-            // last_success would move, and a cached answer did not make a new request.
-            let same = prev.is_some_and(|p| {
+            // last_success would move, and a shared answer did not make a request of its
+            // own. What is counted is then the row as it stays.
+            match prev.filter(|p| {
                 !p.class.is_failure()
                     && p.class == next.class
                     && p.http_status == next.http_status
                     && p.content_type == next.content_type
                     && p.media_type == next.media_type
                     && result.from_cache
-            });
-            if !same {
-                let row = LinkStateRow::of(agency, &next);
-                super::per_backend!(conn, c => diesel::insert_into(link_states::table)
-                    .values(&row)
-                    .on_conflict((link_states::agency_code, link_states::url))
-                    .do_update()
-                    .set(&row)
-                    .execute(c))?;
+            }) {
+                Some(same) => now_records.push(LinkRecord {
+                    cycle_id,
+                    ..same.clone()
+                }),
+                None => {
+                    let row = LinkStateRow::of(agency, &next);
+                    super::per_backend!(conn, c => diesel::insert_into(link_states::table)
+                        .values(&row)
+                        .on_conflict((link_states::agency_code, link_states::url))
+                        .do_update()
+                        .set(&row)
+                        .execute(c))?;
+                    now_records.push(next);
+                }
             }
-            let counted = if same {
-                LinkRecord { cycle_id, ..next }
-            } else {
-                next
-            };
-            now_records.push(counted);
         }
-        // What else `before` holds is no longer listed by the catalog.
-        for url in before.keys().filter(|u| !listed.contains(u.as_str())) {
-            diesel::delete(
-                link_states::table
-                    .filter(link_states::agency_code.eq(agency))
-                    .filter(link_states::url.eq(url)),
-            )
-            .execute(conn)?;
-        }
-        Ok(history::summarize(&now_records, cycle_id))
+        let this_cycle = history::summarize(&now_records, cycle_id);
+        let (summary, ledger) = match scope {
+            Scope::Whole { list } => {
+                // What else `before` holds is no longer listed by the catalog.
+                for url in before.keys().filter(|u| !listed.contains(u.as_str())) {
+                    diesel::delete(
+                        link_states::table
+                            .filter(link_states::agency_code.eq(agency))
+                            .filter(link_states::url.eq(url)),
+                    )
+                    .execute(conn)?;
+                }
+                (this_cycle, LinkLedger::of(list, links.len(), &now_records))
+            }
+            Scope::Failing(carried) => {
+                let was: Vec<&LinkRecord> = links
+                    .iter()
+                    .filter_map(|(l, _)| before.get(&l.url))
+                    .collect();
+                (
+                    history::combine(carried.successes.clone(), &this_cycle),
+                    carried.with_failing_rechecked(&was, &now_records),
+                )
+            }
+        };
+        write_ledger(conn, agency, &ledger)?;
+        Ok(summary)
     })
 }
 
-/// An agency's links as last checked, by URL.
-pub fn link_records(conn: &mut Conn, agency: &str) -> QueryResult<HashMap<String, LinkRecord>> {
-    Ok(link_states::table
-        .filter(link_states::agency_code.eq(agency))
-        .select(LinkStateRow::as_select())
-        .load(conn)?
+fn write_ledger(conn: &mut Conn, agency: &str, ledger: &LinkLedger) -> QueryResult<()> {
+    let json = serde_json::to_string(ledger)
+        .map_err(|e| diesel::result::Error::SerializationError(Box::new(e)))?;
+    super::per_backend!(conn, c => diesel::insert_into(link_ledgers::table)
+        .values((
+            link_ledgers::agency_code.eq(agency),
+            link_ledgers::ledger.eq(&json),
+        ))
+        .on_conflict(link_ledgers::agency_code)
+        .do_update()
+        .set(link_ledgers::ledger.eq(&json))
+        .execute(c))?;
+    Ok(())
+}
+
+/// The agency's ledger, if one was kept and this build reads it.
+pub fn link_ledger(conn: &mut Conn, agency: &str) -> QueryResult<Option<LinkLedger>> {
+    let json: Option<String> = link_ledgers::table
+        .find(agency)
+        .select(link_ledgers::ledger)
+        .first(conn)
+        .optional()?;
+    Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
+}
+
+/// An agency's links as last checked, by URL: all of them, or with `failing_only` those
+/// that failed (a cycle that carries its ledger's successes forward reads no more).
+pub fn link_records(
+    conn: &mut Conn,
+    agency: &str,
+    failing_only: bool,
+) -> QueryResult<HashMap<String, LinkRecord>> {
+    let of_agency = link_states::table.filter(link_states::agency_code.eq(agency));
+    let rows: Vec<LinkStateRow> = if failing_only {
+        let failures = LinkClass::ALL
+            .into_iter()
+            .filter(|c| c.is_failure())
+            .map(LinkClass::as_str);
+        of_agency
+            .filter(link_states::class.eq_any(failures))
+            .select(LinkStateRow::as_select())
+            .load(conn)?
+    } else {
+        of_agency.select(LinkStateRow::as_select()).load(conn)?
+    };
+    Ok(rows
         .into_iter()
         .map(|row| (row.url.clone(), row.record()))
         .collect())
 }
 
-/// Per agency, how many of its links are in each class as last checked.
+/// Per agency, how many of its links are in each class as last checked: from the
+/// ledgers, and, for an agency whose links were recorded before ledgers were kept, by
+/// counting its rows.
 pub fn link_counts(conn: &mut Conn) -> QueryResult<HashMap<String, Vec<(LinkClass, i64)>>> {
+    let mut out: HashMap<String, Vec<(LinkClass, i64)>> = HashMap::new();
+    let ledgers: Vec<(String, String)> = link_ledgers::table
+        .select((link_ledgers::agency_code, link_ledgers::ledger))
+        .load(conn)?;
+    let mut kept = Vec::with_capacity(ledgers.len());
+    for (agency, json) in ledgers {
+        if let Ok(ledger) = serde_json::from_str::<LinkLedger>(&json) {
+            out.insert(agency.clone(), ledger.classes.into_iter().collect());
+            kept.push(agency);
+        }
+    }
     let rows: Vec<(String, String, i64)> = link_states::table
+        .filter(diesel::dsl::not(link_states::agency_code.eq_any(&kept)))
         .group_by((link_states::agency_code, link_states::class))
         .select((
             link_states::agency_code,
@@ -164,7 +268,6 @@ pub fn link_counts(conn: &mut Conn) -> QueryResult<HashMap<String, Vec<(LinkClas
             diesel::dsl::count_star(),
         ))
         .load(conn)?;
-    let mut out: HashMap<String, Vec<(LinkClass, i64)>> = HashMap::new();
     for (agency, class, n) in rows {
         if let Some(class) = LinkClass::ALL.into_iter().find(|c| c.as_str() == class) {
             out.entry(agency).or_default().push((class, n));

@@ -18,10 +18,13 @@ mod schema;
 pub mod work;
 
 pub use datasets::{DatasetQuery, search_datasets};
-pub use links::{agency_links, link_counts, link_records, record_links};
+pub use links::{
+    LinkChecks, Scope, agency_links, link_counts, link_ledger, link_records, record_links,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, Utc};
@@ -202,6 +205,11 @@ impl diesel::r2d2::ManageConnection for Manager {
 pub struct Store {
     pool: Pool<Manager>,
     postgres: bool,
+    /// SQLite's one write lock, taken in this process before the database's: writers
+    /// queue here and are woken when the last one is done. Waiting on SQLite's own lock
+    /// instead means its busy handler, which sleeps and polls (1, 2, 5 ... 100 ms): eight
+    /// crawl workers writing at once slept there for most of an unchanged cycle.
+    writer: Arc<std::sync::Mutex<()>>,
 }
 
 impl Store {
@@ -243,7 +251,11 @@ impl Store {
             .build(Manager { backend })?;
         let mut conn = pool.get()?;
         migrate(&mut conn)?;
-        Ok(Store { pool, postgres })
+        Ok(Store {
+            pool,
+            postgres,
+            writer: Arc::default(),
+        })
     }
 
     /// Whether several daemons may share this database (PostgreSQL).
@@ -259,6 +271,23 @@ impl Store {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get()?;
+            Ok(f(&mut conn)?)
+        })
+        .await?
+    }
+
+    /// [`Store::run`] for a step that writes: on SQLite it waits for this process's other
+    /// writers first (see `writer`). A writer run by `run` is still correct, only slower
+    /// when writers meet; PostgreSQL's writers do not wait for each other here.
+    pub async fn write<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Conn) -> Result<T, diesel::result::Error> + Send + 'static,
+    {
+        let (pool, writer, postgres) = (self.pool.clone(), self.writer.clone(), self.postgres);
+        tokio::task::spawn_blocking(move || {
+            let _turn = (!postgres).then(|| writer.lock().unwrap_or_else(PoisonError::into_inner));
             let mut conn = pool.get()?;
             Ok(f(&mut conn)?)
         })

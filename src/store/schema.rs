@@ -122,6 +122,13 @@ diesel::table! {
 }
 
 diesel::table! {
+    link_ledgers (agency_code) {
+        agency_code -> Text,
+        ledger -> Text,
+    }
+}
+
+diesel::table! {
     datasets (agency_code, dataset_key) {
         agency_code -> Text,
         dataset_key -> Text,
@@ -148,6 +155,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     service_probes,
     harvest_states,
     link_states,
+    link_ledgers,
     datasets,
     cycle_work,
 );
