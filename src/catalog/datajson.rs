@@ -6,6 +6,7 @@ use std::io::{Read, Seek, SeekFrom};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::pod;
 use super::records::{Bail, Splitter};
 use super::{
     CatalogError, CatalogSummary, Dataset, Distribution, FieldProblem, SchemaCheck, SchemaIssue,
@@ -74,18 +75,24 @@ static POD: std::sync::LazyLock<PodSchemas> = std::sync::LazyLock::new(|| PodSch
 
 /// Checks one data.json record against the POD v1.1 dataset schema.
 pub fn check_record(record: &Value) -> SchemaCheck {
+    check(record, true)
+}
+
+/// `likely_valid`: try the cheap yes/no check first. Not worth it for the records the fast
+/// path could not accept, most of which the schema rejects.
+fn check(record: &Value, likely_valid: bool) -> SchemaCheck {
     let federal = record.get("bureauCode").is_some();
     let (validator, schema) = if federal {
-        (&POD.federal, "DCAT-US v1.1 (federal)")
+        (&POD.federal, pod::FEDERAL)
     } else {
-        (&POD.non_federal, "DCAT-US v1.1 (non-federal)")
+        (&POD.non_federal, pod::NON_FEDERAL)
     };
     let mut check = SchemaCheck {
         schema,
         ..SchemaCheck::default()
     };
     // Most records are valid: the yes/no check is much cheaper than collecting errors.
-    if validator.is_valid(record) {
+    if likely_valid && validator.is_valid(record) {
         return check;
     }
     for error in validator.iter_errors(record) {
@@ -116,9 +123,12 @@ pub fn parse_datajson<R: Read + Seek>(
         .map_err(|e| CatalogError::Io(e.to_string()))?;
     let mut delivered = 0;
     let fast = split_catalog(&mut reader, |bytes| {
-        let record: Value = serde_json::from_slice(bytes).map_err(|_| Bail)?;
+        let dataset = match pod::dataset_from_bytes(bytes) {
+            Some(dataset) => dataset,
+            None => dataset_checked(serde_json::from_slice(bytes).map_err(|_| Bail)?, false),
+        };
         delivered += 1;
-        each(dataset_from_record(record));
+        each(dataset);
         Ok(())
     });
     if let Ok(summary) = fast {
@@ -145,8 +155,12 @@ pub fn parse_datajson_all(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>)
 }
 
 /// A record as the catalog's datasets are: schema-checked, then mapped leniently.
-fn dataset_from_record(record: Value) -> Dataset {
-    let schema = check_record(&record);
+pub(super) fn dataset_from_record(record: Value) -> Dataset {
+    dataset_checked(record, true)
+}
+
+fn dataset_checked(record: Value, likely_valid: bool) -> Dataset {
+    let schema = check(&record, likely_valid);
     let mut dataset = dataset_from_value(record);
     dataset.schema = Some(schema);
     dataset

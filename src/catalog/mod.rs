@@ -17,6 +17,7 @@ use serde::Serialize;
 pub mod ckan;
 pub mod datajson;
 pub mod national;
+mod pod;
 pub mod rdf;
 mod records;
 pub mod table;

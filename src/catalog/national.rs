@@ -54,6 +54,10 @@ impl Records {
 }
 
 fn cut(s: &str) -> String {
+    // No more characters than bytes: most fields need no walk through their characters.
+    if s.len() <= MAX_FIELD {
+        return s.to_string();
+    }
     match s.char_indices().nth(MAX_FIELD) {
         Some((at, _)) => s[..at].to_string(),
         None => s.to_string(),
@@ -217,6 +221,17 @@ mod tests {
     use super::*;
     use crate::catalog::Distribution;
     use crate::catalog::rdf::{RdfSyntax, parse_dcat};
+
+    #[test]
+    fn fields_are_cut_at_a_number_of_characters_not_bytes() {
+        let long_ascii = "a".repeat(MAX_FIELD + 1);
+        assert_eq!(cut(&long_ascii).len(), MAX_FIELD);
+        // Two bytes a character: over the limit in bytes, not in characters.
+        let wide = "đ".repeat(MAX_FIELD);
+        assert_eq!(cut(&wide), wide);
+        assert_eq!(cut(&format!("{wide}đ")), wide);
+        assert_eq!(cut("ngắn"), "ngắn");
+    }
 
     fn federation() -> Vec<FederationDataset> {
         let full = Dataset {
