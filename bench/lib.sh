@@ -30,8 +30,9 @@ retries = 0
 # DTINDEX_BENCH_LINK_TTL=0: every link asked again each cycle, none remembered.
 cache_ttl_secs = ${DTINDEX_BENCH_LINK_TTL:-3600}
 # DTINDEX_BENCH_FAILURE_RECHECK=0: failing links asked again in every cycle, however close
-# (the default, 600 s, lets a failure stand that long).
-failure_recheck_secs = ${DTINDEX_BENCH_FAILURE_RECHECK:-600}
+# (by default a failure stands for 600 s). Unset, the line is empty, so that a build from
+# before the setting (DTINDEX_BIN) reads the file too.
+${DTINDEX_BENCH_FAILURE_RECHECK:+failure_recheck_secs = $DTINDEX_BENCH_FAILURE_RECHECK}
 allow_loopback = true
 [links.hosts]
 "files.federation.dtindex" = "127.0.0.1"
