@@ -292,3 +292,97 @@ pub fn agency_links(conn: &mut Conn, agency: &str) -> QueryResult<Vec<LinkRecord
     });
     Ok(records)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::links::LinkResult;
+    use crate::store::Store;
+
+    fn answer(class: LinkClass, status: u16) -> Check {
+        Check::Answered(LinkResult {
+            class,
+            status: Some(status),
+            final_url: None,
+            content_type: Some("text/csv".into()),
+            method: None,
+            redirects: 0,
+            latency_ms: 1,
+            detail: status.to_string(),
+            from_cache: false,
+        })
+    }
+
+    fn record(store_conn: &mut Conn, agency: &str) -> QueryResult<LinkSummary> {
+        let links = [
+            (
+                CatalogLink {
+                    url: format!("https://{agency}.example.vn/ok.csv"),
+                    media_type: Some("text/csv".into()),
+                },
+                answer(LinkClass::Ok, 200),
+            ),
+            (
+                CatalogLink {
+                    url: format!("https://{agency}.example.vn/gone.csv"),
+                    media_type: Some("text/csv".into()),
+                },
+                answer(LinkClass::ClientError, 404),
+            ),
+        ];
+        let list: Vec<CatalogLink> = links.iter().map(|(l, _)| l.clone()).collect();
+        record_links(
+            store_conn,
+            &LinkChecks {
+                cycle_id: 1,
+                agency,
+                before: &HashMap::new(),
+                links: &links,
+                scope: Scope::Whole {
+                    list: history::list_digest(&list),
+                },
+                broken_after: 1,
+                now: chrono::Utc::now().naive_utc(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn counts_come_from_ledgers_and_from_rows_kept_before_ledgers() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("dt.sqlite").display());
+        let store = Store::open(&url).unwrap();
+        let (counts, failing, ledger) = store
+            .run(|c| {
+                let summary = record(c, "A")?;
+                assert_eq!((summary.checked, summary.broken), (2, 1));
+                record(c, "B")?;
+                // A's links as a build from before ledgers left them.
+                diesel::delete(link_ledgers::table.find("A")).execute(c)?;
+                Ok((
+                    link_counts(c)?,
+                    link_records(c, "B", true)?,
+                    link_ledger(c, "B")?,
+                ))
+            })
+            .await
+            .unwrap();
+        for agency in ["A", "B"] {
+            let mut classes = counts[agency].clone();
+            classes.sort();
+            assert_eq!(
+                classes,
+                vec![(LinkClass::Ok, 1), (LinkClass::ClientError, 1)],
+                "{agency}"
+            );
+        }
+        assert_eq!(
+            failing.keys().collect::<Vec<_>>(),
+            ["https://B.example.vn/gone.csv"],
+            "only the failing links are read"
+        );
+        let ledger = ledger.expect("B's ledger is kept");
+        assert!(ledger.complete);
+        assert_eq!(ledger.successes.checked, 1);
+    }
+}
