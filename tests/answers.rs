@@ -11,11 +11,11 @@ use common::{eventually, get_json};
 
 /// `dtindex_http_answers_total` for one route and way of serving.
 async fn answers(base: &str, route: &str, how: &str) -> u64 {
-    let text = common::get_text(&format!("{base}/metrics")).await;
-    let series = format!("dtindex_http_answers_total{{how=\"{how}\",route=\"{route}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series.as_str()))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    series(
+        base,
+        &format!("dtindex_http_answers_total{{how=\"{how}\",route=\"{route}\"}}"),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
