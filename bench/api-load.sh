@@ -7,7 +7,9 @@
 #
 #   bench/api-load.sh [RUNS=3] [SECONDS=10] [CONNECTIONS=64]
 #
-# wrk is Debian's package `wrk`.
+# wrk is Debian's package `wrk`. DTINDEX_BIN and HELLO_BIN run given builds instead of
+# building this tree (to measure a before and an after in one session); the build honours
+# CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,9 +18,12 @@ seconds=${2:-10}
 connections=${3:-64}
 command -v wrk >/dev/null || { echo "wrk not found: apt-get install -y wrk" >&2; exit 2; }
 
-cargo build --release --locked --quiet --bin dtindex --example hello
-bin=$PWD/target/release/dtindex
-hello=$PWD/target/release/examples/hello
+target=${CARGO_TARGET_DIR:-$PWD/target}
+if [ -z "${DTINDEX_BIN:-}" ] || [ -z "${HELLO_BIN:-}" ]; then
+  cargo build --release --locked --quiet --bin dtindex --example hello
+fi
+bin=${DTINDEX_BIN:-$target/release/dtindex}
+hello=${HELLO_BIN:-$target/release/examples/hello}
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }

@@ -90,24 +90,26 @@ async fn track(
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
+    // The route is copied before the request is handed on: a `MatchedPath` clone would
+    // share one reference count between the cores on every request.
     let route = request
         .extensions()
         .get::<axum::extract::MatchedPath>()
         .map_or("unmatched", |p| p.as_str())
         .to_string();
-    let method = request.method().as_str().to_string();
+    let method = request.method().clone();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
-    state
-        .metrics
-        .http_duration
-        .with_label_values(&[route.as_str()])
-        .observe(started.elapsed().as_secs_f64());
-    state
-        .metrics
-        .http_requests
-        .with_label_values(&[route.as_str(), method.as_str(), response.status().as_str()])
-        .inc();
+    let metrics = &state.metrics;
+    metrics.observe(
+        &metrics.http_duration,
+        &[route.as_str()],
+        started.elapsed().as_secs_f64(),
+    );
+    metrics.inc(
+        &metrics.http_requests,
+        &[route.as_str(), method.as_str(), response.status().as_str()],
+    );
     response
 }
 

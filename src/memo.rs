@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -27,6 +28,9 @@ type Cell<V> = Arc<OnceCell<(Instant, V)>>;
 
 pub struct Memo<K, V> {
     map: Mutex<HashMap<K, Cell<V>>>,
+    /// The map's length as of its last change, so [`Memo::len`] (asked by the API on every
+    /// request) does not take the lock the askers contend for.
+    held: AtomicUsize,
     ttl: Duration,
     /// When the map was last purged: a purge walks every entry under the lock, so it runs
     /// at most once per half TTL however often it is asked for (once per agency).
@@ -42,6 +46,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     pub fn keeping(ttl: Duration, keep: fn(&V) -> bool) -> Self {
         Memo {
             map: Mutex::new(HashMap::new()),
+            held: AtomicUsize::new(0),
             ttl,
             purged: Mutex::new(None),
             keep,
@@ -69,6 +74,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
                 _ => {
                     let cell: Cell<V> = Arc::new(OnceCell::new());
                     map.insert(key.clone(), cell.clone());
+                    self.held.store(map.len(), Ordering::Relaxed);
                     cell
                 }
             }
@@ -97,10 +103,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
 
     /// Keys held, expired ones included until the next purge.
     pub fn len(&self) -> usize {
-        self.map
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
+        self.held.load(Ordering::Relaxed)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -119,6 +122,7 @@ impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
         }
         let mut map = self.map.lock().unwrap_or_else(PoisonError::into_inner);
         map.retain(|_, cell| self.fresh(cell));
+        self.held.store(map.len(), Ordering::Relaxed);
     }
 }
 
@@ -203,5 +207,18 @@ mod tests {
             1,
             "ran: the expired entry is gone"
         );
+    }
+
+    #[tokio::test]
+    async fn the_count_follows_inserts_and_purges() {
+        let memo: Memo<u8, u8> = Memo::keeping(Duration::ZERO, |_| true);
+        assert!(memo.is_empty());
+        memo.get_or_run(&1, || async { 1 }).await;
+        memo.get_or_run(&2, || async { 2 }).await;
+        // Expired, so built again: the key is replaced, not added.
+        memo.get_or_run(&2, || async { 3 }).await;
+        assert_eq!(memo.len(), 2);
+        memo.purge_expired();
+        assert_eq!(memo.len(), 0);
     }
 }

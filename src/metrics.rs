@@ -109,6 +109,103 @@ pub struct Exported {
     pub http_requests: IntCounterVec,
     pub http_duration: HistogramVec,
     pub http_answers: IntCounterVec,
+    /// Tells this set of metrics from another in the same process (tests run several
+    /// daemons), for the per-thread cache of label children.
+    id: u64,
+}
+
+static NEXT_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// The children of the HTTP metrics this thread has used, by family and label values.
+///
+/// `with_label_values` hashes the labels and takes the family's lock, and the child it
+/// hands back is an `Arc` cloned and dropped: on the API's path, three times a request,
+/// all of it on cache lines that both cores write. A thread finds its own child here
+/// instead. The label sets are bounded (route patterns, methods, statuses), and the cache
+/// is emptied if it ever grows past [`CHILDREN_KEPT`] or another set of metrics is used.
+#[derive(Default)]
+struct Children {
+    owner: u64,
+    counters: Vec<Kept<IntCounterVec, IntCounter>>,
+    histograms: Vec<Kept<HistogramVec, Histogram>>,
+}
+
+/// A family (by address: the families live as long as their set, told by `owner`), the
+/// label values and the child they name.
+type Kept<F, C> = (*const F, Box<[Box<str>]>, C);
+
+const CHILDREN_KEPT: usize = 512;
+
+thread_local! {
+    static CHILDREN: std::cell::RefCell<Children> = std::cell::RefCell::default();
+}
+
+fn same_labels(kept: &[Box<str>], labels: &[&str]) -> bool {
+    kept.len() == labels.len() && kept.iter().zip(labels).all(|(k, l)| **k == **l)
+}
+
+/// The child of `family` for `labels`, from `kept` or resolved and kept.
+fn child<'a, F, C: Clone>(
+    kept: &'a mut Vec<Kept<F, C>>,
+    family: &F,
+    labels: &[&str],
+    resolve: impl FnOnce() -> C,
+) -> &'a C {
+    let family = family as *const F;
+    let at = match kept
+        .iter()
+        .position(|(f, l, _)| *f == family && same_labels(l, labels))
+    {
+        Some(at) => at,
+        None => {
+            if kept.len() >= CHILDREN_KEPT {
+                kept.clear();
+            }
+            kept.push((
+                family,
+                labels.iter().map(|l| Box::from(*l)).collect(),
+                resolve(),
+            ));
+            kept.len() - 1
+        }
+    };
+    &kept[at].2
+}
+
+impl Exported {
+    fn with_children<R>(&self, f: impl FnOnce(&mut Children) -> R) -> R {
+        CHILDREN.with(|c| {
+            let mut children = c.borrow_mut();
+            if children.owner != self.id {
+                *children = Children {
+                    owner: self.id,
+                    ..Children::default()
+                };
+            }
+            f(&mut children)
+        })
+    }
+
+    /// `family.with_label_values(labels).inc()`, without the lookup after a thread's first.
+    /// `family` must be one of this set's.
+    pub fn inc(&self, family: &IntCounterVec, labels: &[&str]) {
+        self.with_children(|c| {
+            child(&mut c.counters, family, labels, || {
+                family.with_label_values(labels)
+            })
+            .inc();
+        });
+    }
+
+    /// `family.with_label_values(labels).observe(value)`, as [`Exported::inc`].
+    pub fn observe(&self, family: &HistogramVec, labels: &[&str], value: f64) {
+        self.with_children(|c| {
+            child(&mut c.histograms, family, labels, || {
+                family.with_label_values(labels)
+            })
+            .observe(value);
+        });
+    }
 }
 
 const LATENCY_BUCKETS: &[f64] = &[0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
@@ -339,6 +436,7 @@ impl Metrics {
             http_requests,
             http_duration,
             http_answers,
+            id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })))
     }
 

@@ -11,11 +11,11 @@ use common::{eventually, get_json};
 
 /// `dtindex_http_answers_total` for one route and way of serving.
 async fn answers(base: &str, route: &str, how: &str) -> u64 {
-    let text = common::get_text(&format!("{base}/metrics")).await;
-    let series = format!("dtindex_http_answers_total{{how=\"{how}\",route=\"{route}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(series.as_str()))
-        .map_or(0, |v| v.trim().parse().unwrap())
+    series(
+        base,
+        &format!("dtindex_http_answers_total{{how=\"{how}\",route=\"{route}\"}}"),
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -67,4 +67,59 @@ async fn answers_are_built_once_per_cycle_and_follow_a_cycle_finished_elsewhere(
     .await;
     assert_ne!(fresh["entries"], first["entries"]);
     assert!(answers(&base, "/api/v1/rankings", "built").await >= 3);
+}
+
+/// One series of a `/metrics` text, 0 when absent.
+async fn series(base: &str, name_and_labels: &str) -> u64 {
+    let text = common::get_text(&format!("{base}/metrics")).await;
+    let prefix = format!("{name_and_labels} ");
+    text.lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+/// The HTTP metrics are counted from children each worker thread keeps: every request is
+/// still counted once, under its own route, method and status, whichever thread served it.
+#[tokio::test(flavor = "multi_thread")]
+async fn every_request_is_counted_once_by_route_and_status() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_daemon, base, _config) = common::history_daemon(dir.path(), 5, 2, None).await;
+    let requests = |route: &str, status: u16| {
+        format!(
+            "dtindex_http_requests_total{{method=\"GET\",route=\"{route}\",status=\"{status}\"}}"
+        )
+    };
+    let asks = (0..40).map(|i| {
+        let base = base.clone();
+        async move {
+            let url = if i % 4 == 0 {
+                format!("{base}/api/v1/agencies/nowhere")
+            } else {
+                format!("{base}/api/v1/rankings")
+            };
+            get_json(&url).await.0
+        }
+    });
+    let statuses = futures_util::future::join_all(asks).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 30);
+    assert_eq!(series(&base, &requests("/api/v1/rankings", 200)).await, 30);
+    assert_eq!(
+        series(&base, &requests("/api/v1/agencies/{code}", 404)).await,
+        10
+    );
+    assert_eq!(
+        series(
+            &base,
+            "dtindex_http_request_duration_seconds_count{route=\"/api/v1/rankings\"}"
+        )
+        .await,
+        30
+    );
+    let served: u64 = futures_util::future::join_all(
+        ["built", "cached", "shared"].map(|how| answers(&base, "/api/v1/rankings", how)),
+    )
+    .await
+    .iter()
+    .sum();
+    assert_eq!(served, 30);
 }

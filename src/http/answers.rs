@@ -49,7 +49,13 @@ pub struct Answers {
     memo: Memo<Key, Option<Arc<Stored>>>,
     /// Bumped at every change; part of every key, so answers from before it are not found.
     epoch: AtomicU64,
-    seen: Mutex<Seen>,
+    /// When the database is next asked for the latest finished cycle, in nanoseconds
+    /// since `started`: an atomic, since every request reads it and one a second acts.
+    next_check: AtomicU64,
+    started: Instant,
+    /// The latest finished cycle the database told of; locked only by the request that
+    /// asks, once a second.
+    seen: Mutex<Option<i64>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -59,13 +65,6 @@ struct Key {
     /// What the answer depends on in the request: its path and query, and the host and
     /// scheme it came by (the DCAT export writes absolute IRIs from them).
     request: String,
-}
-
-/// What the database said last, and when it was asked.
-#[derive(Default)]
-struct Seen {
-    checked: Option<Instant>,
-    cycle: Option<i64>,
 }
 
 /// A whole answer: status, headers and body.
@@ -89,7 +88,9 @@ impl Default for Answers {
         Answers {
             memo: Memo::keeping(TTL, Option::is_some),
             epoch: AtomicU64::new(0),
-            seen: Mutex::new(Seen::default()),
+            next_check: AtomicU64::new(0),
+            started: Instant::now(),
+            seen: Mutex::new(None),
         }
     }
 }
@@ -104,69 +105,80 @@ impl Answers {
     /// nobody has in the last second. A database that does not answer changes nothing:
     /// the answers already built stay served.
     async fn epoch(&self, state: &AppState) -> u64 {
-        let due = {
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            let due = seen.checked.is_none_or(|at| at.elapsed() >= CHECK_EVERY);
-            if due {
-                seen.checked = Some(Instant::now());
-            }
-            due
-        };
-        if due && let Ok(latest) = state.store.run(store::latest_finished_cycle).await {
-            let latest = latest.map(|c| c.id);
-            let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-            if seen.cycle != latest {
-                seen.cycle = latest;
-                self.invalidate();
+        if self.check_due() {
+            // Purging walks the map under its lock; the memo runs it at most once per half
+            // TTL, and asking only here keeps even that check off most requests.
+            self.memo.purge_expired();
+            if let Ok(latest) = state.store.run(store::latest_finished_cycle).await {
+                let latest = latest.map(|c| c.id);
+                let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
+                if *seen != latest {
+                    *seen = latest;
+                    self.invalidate();
+                }
             }
         }
         self.epoch.load(Ordering::SeqCst)
+    }
+
+    /// Whether this request is the one to ask the database: the first one past the
+    /// deadline moves it on, the others see it moved.
+    fn check_due(&self) -> bool {
+        let now = u64::try_from(self.started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let due = self.next_check.load(Ordering::Relaxed);
+        if now < due {
+            return false;
+        }
+        let next = now.saturating_add(CHECK_EVERY.as_nanos() as u64);
+        self.next_check
+            .compare_exchange(due, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
     }
 }
 
 /// The middleware: serves a cacheable GET from the store of answers, building it with the
 /// handler when it is not there.
 pub async fn serve(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let route = request
+    let cached = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string());
-    let Some(route) = route.filter(|r| !LIVE_ROUTES.contains(&r.as_str())) else {
-        return next.run(request).await;
-    };
-    if request.method() != Method::GET {
+        .is_some_and(|p| !LIVE_ROUTES.contains(&p.as_str()));
+    if !cached || request.method() != Method::GET {
         return next.run(request).await;
     }
-    let answers = state.answers.clone();
-    answers.memo.purge_expired();
+    let answers = &state.answers;
     let key = Key {
         epoch: answers.epoch(&state).await,
         config: state.live.current().version,
         request: request_key(&request),
     };
-    let count = |how: &str| {
+    let count = |route: Option<&MatchedPath>, how: &str| {
+        let route = route.map_or("", |p| p.as_str());
         state
             .metrics
-            .http_answers
-            .with_label_values(&[route.as_str(), how])
-            .inc();
+            .inc(&state.metrics.http_answers, &[route, how]);
     };
     if answers.memo.len() >= MAX_KEPT {
-        count("built");
+        count(request.extensions().get(), "built");
         return next.run(request).await;
     }
 
     // The request goes into the build only if this request is the one to build; when
-    // another request's build failed, this one still has its own to run.
+    // another request's build failed, this one still has its own to run. The route is
+    // read from the request kept, or, when it went into the build, from a copy taken
+    // then: a copy on every request would share one reference count between the cores.
     let mut own = Some((request, next));
     let mut uncached = None;
+    let mut built_route = None;
     let (stored, served) = answers
         .memo
         .get_or_run(&key, || {
             let taken = own.take();
             let uncached = &mut uncached;
+            let built_route = &mut built_route;
             async move {
                 let (request, next) = taken?;
+                *built_route = request.extensions().get::<MatchedPath>().cloned();
                 match keep(next.run(request).await).await {
                     Ok(stored) => Some(Arc::new(stored)),
                     Err(response) => {
@@ -177,8 +189,12 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
             }
         })
         .await;
+    let route = match &own {
+        Some((request, _)) => request.extensions().get::<MatchedPath>(),
+        None => built_route.as_ref(),
+    };
     let Some(stored) = stored else {
-        count("built");
+        count(route, "built");
         return match (uncached, own) {
             (Some(response), _) => response,
             (None, Some((request, next))) => next.run(request).await,
@@ -187,11 +203,14 @@ pub async fn serve(State(state): State<AppState>, request: Request, next: Next) 
             (None, None) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
         };
     };
-    count(match served {
-        Served::Fresh => "built",
-        Served::Cached => "cached",
-        Served::Coalesced => "shared",
-    });
+    count(
+        route,
+        match served {
+            Served::Fresh => "built",
+            Served::Cached => "cached",
+            Served::Coalesced => "shared",
+        },
+    );
     stored.response()
 }
 
@@ -203,12 +222,25 @@ fn request_key(request: &Request) -> String {
             .and_then(|v| v.to_str().ok())
             .unwrap_or_default()
     };
-    format!(
-        "{}\n{}\n{}",
-        header(header::HOST.as_str()),
-        header("x-forwarded-proto"),
-        request.uri()
-    )
+    let (host, proto) = (header(header::HOST.as_str()), header("x-forwarded-proto"));
+    let uri = request.uri();
+    if uri.scheme().is_some() || uri.authority().is_some() {
+        // An absolute-form target, which proxies send: rare enough for `format!`.
+        return format!("{host}\n{proto}\n{uri}");
+    }
+    // The common case, joined by hand: `format!` on every request showed in the profile.
+    let (path, query) = (uri.path(), uri.query());
+    let mut key = String::with_capacity(
+        host.len() + proto.len() + path.len() + query.map_or(0, |q| q.len() + 1) + 2,
+    );
+    for part in [host, "\n", proto, "\n", path] {
+        key.push_str(part);
+    }
+    if let Some(query) = query {
+        key.push('?');
+        key.push_str(query);
+    }
+    key
 }
 
 /// A `200` answer read whole, to be kept; any other is handed back as it is.
