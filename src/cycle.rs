@@ -101,8 +101,7 @@ impl LinkStage {
             .ok()
             .flatten()
             .filter(|l| l.carries(digest, now, self.fresh_for));
-        let code = agency.to_string();
-        let carried = ledger.is_some();
+        let (code, carried) = (agency.to_string(), ledger.is_some());
         // Read once, here: a record that stands is not asked again, and the rest is what
         // the answers advance. Without the records every link is simply asked again.
         let before = store
@@ -122,23 +121,29 @@ impl LinkStage {
         }
         // A record stands for the link it was kept for, not for one the catalog now
         // declares another media type for.
-        let stands = |l: &CatalogLink| {
-            before.get(&l.url).is_some_and(|r| {
-                r.media_type == l.media_type && r.stands(now, self.fresh_for, self.failure_recheck)
+        let standing: Vec<bool> = list
+            .iter()
+            .map(|l| {
+                before.get(&l.url).is_some_and(|r| {
+                    r.media_type == l.media_type
+                        && r.stands(now, self.fresh_for, self.failure_recheck)
+                })
             })
-        };
+            .collect();
         let urls = list
             .iter()
-            .filter(|l| !stands(l))
-            .filter_map(|l| Url::parse(&l.url).ok());
+            .zip(&standing)
+            .filter(|(_, stands)| !**stands)
+            .filter_map(|(l, _)| Url::parse(&l.url).ok());
         let results = self
             .checker
             .check_all_within(urls, Some(self.deadline))
             .await;
         let checked: Vec<(CatalogLink, Check)> = list
             .into_iter()
-            .map(|l| {
-                let check = if stands(&l) {
+            .zip(standing)
+            .map(|(l, stands)| {
+                let check = if stands {
                     Check::Stands
                 } else {
                     Url::parse(&l.url)

@@ -40,6 +40,15 @@ pub struct Memo<K, V> {
     keep: fn(&V) -> bool,
 }
 
+impl<K, V> std::fmt::Debug for Memo<K, V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Memo")
+            .field("held", &self.held.load(Ordering::Relaxed))
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<K: Eq + Hash + Clone, V: Clone> Memo<K, V> {
     /// A memo that reuses only the answers `keep` accepts: a failure must be seen again,
     /// cycle after cycle, before it counts as lasting.

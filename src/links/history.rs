@@ -69,9 +69,13 @@ impl LinkRecord {
         } else {
             fresh_for
         };
-        chrono::Duration::from_std(ttl)
-            .is_ok_and(|ttl| now.signed_duration_since(self.checked_at) < ttl)
+        younger_than(self.checked_at, now, ttl)
     }
+}
+
+/// Whether `at` is less than `ttl` before `now`.
+fn younger_than(at: NaiveDateTime, now: NaiveDateTime, ttl: std::time::Duration) -> bool {
+    chrono::Duration::from_std(ttl).is_ok_and(|ttl| now.signed_duration_since(at) < ttl)
 }
 
 /// What a cycle has for one of an agency's links.
@@ -241,10 +245,9 @@ impl LinkLedger {
     pub fn carries(&self, list: u64, now: NaiveDateTime, fresh_for: std::time::Duration) -> bool {
         self.list == list
             && self.complete
-            && self.oldest_success.is_none_or(|at| {
-                chrono::Duration::from_std(fresh_for)
-                    .is_ok_and(|ttl| now.signed_duration_since(at) < ttl)
-            })
+            && self
+                .oldest_success
+                .is_none_or(|at| younger_than(at, now, fresh_for))
     }
 
     /// This ledger once the failing links, `before`, are recorded again as `after`

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use url::Url;
 
+use crate::memo::Memo;
 use crate::registry::{CatalogEndpoint, CatalogFormat, Registry, ServiceEndpoint};
 
 pub mod history;
@@ -174,8 +175,11 @@ pub struct Federation {
     pub agencies: Vec<SimAgency>,
     /// Catalogs as rendered for a request (see `catalog`).
     #[serde(skip)]
-    rendered: Arc<std::sync::Mutex<std::collections::HashMap<String, Arc<Rendered>>>>,
+    rendered: Arc<Memo<String, Result<Arc<Rendered>, String>>>,
 }
+
+/// How many rendered catalogs the simulator keeps.
+const RENDERED_KEPT: usize = 4096;
 
 #[derive(Debug)]
 struct Rendered {
@@ -276,7 +280,11 @@ impl Federation {
             scale,
             today: chrono::Utc::now().date_naive(),
             agencies,
-            rendered: Arc::default(),
+            // The federation does not change while it is served: a day is its lifetime.
+            rendered: Arc::new(Memo::keeping(
+                std::time::Duration::from_secs(86_400),
+                Result::is_ok,
+            )),
         }
     }
 
@@ -642,25 +650,35 @@ async fn catalog(
     // once: a real portal answers a conditional GET from its stored ETag, and rendering
     // thousands of records for each request made the simulator, not the crawler, most of
     // what an unchanged re-crawl cost in the benchmarks.
-    let key = format!("{port} {uri}");
-    let cached = f.rendered.lock().ok().and_then(|r| r.get(&key).cloned());
-    let rendered = match cached {
-        Some(r) => r,
-        None => match render_catalog(&f, sim, port, &q, &uri) {
-            Ok((content_type, body)) => {
-                let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
-                let r = Arc::new(Rendered {
-                    content_type,
-                    body: body.into(),
-                    etag,
-                });
-                if let Ok(mut all) = f.rendered.lock() {
-                    all.insert(key, r.clone());
-                }
-                r
-            }
-            Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
-        },
+    // What the rendering reads of the request, and no more: another query parameter must
+    // not make another entry.
+    let key = format!(
+        "{port} {} {:?} {:?} {:?}",
+        uri.path(),
+        q.page,
+        q.start,
+        q.rows
+    );
+    let render = || {
+        render_catalog(&f, sim, port, &q, &uri).map(|(content_type, body)| {
+            let etag = format!("\"{:016x}\"", xxhash_rust::xxh3::xxh3_64(&body));
+            Arc::new(Rendered {
+                content_type,
+                body: body.into(),
+                etag,
+            })
+        })
+    };
+    // Page numbers and paths under /ckan/ are the requester's to choose: past a bound,
+    // catalogs are rendered without being kept.
+    let rendered = if f.rendered.len() < RENDERED_KEPT {
+        f.rendered.get_or_run(&key, || async { render() }).await.0
+    } else {
+        render()
+    };
+    let rendered = match rendered {
+        Ok(r) => r,
+        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e).into_response(),
     };
     let (content_type, body, etag) = (rendered.content_type, &rendered.body, &rendered.etag);
     match sim.breakage {
@@ -1096,5 +1114,45 @@ mod tests {
         for (form, got) in forms {
             assert_eq!(got, expected, "{form}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_catalog_is_rendered_once_and_a_stranger_query_makes_no_entry() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let sim = launch(&Registry::builtin(), 3, listener).await.unwrap();
+        let url = sim
+            .registry
+            .agencies
+            .iter()
+            .zip(&sim.federation.agencies)
+            .find(|(_, s)| s.profile == Profile::Exemplary && s.published == Published::DataJson)
+            .and_then(|(a, _)| a.catalog.as_ref())
+            .map(|c| c.url.clone())
+            .expect("an exemplary agency publishing data.json");
+        let client = reqwest::Client::new();
+        let first = client.get(url.clone()).send().await.unwrap();
+        let etag = first.headers()[reqwest::header::ETAG].clone();
+        let body = first.bytes().await.unwrap();
+        for junk in 0..20 {
+            let again = client
+                .get(format!("{url}?junk={junk}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(again.headers()[reqwest::header::ETAG], etag);
+            assert_eq!(again.bytes().await.unwrap(), body, "the same catalog");
+        }
+        let unchanged = client
+            .get(url)
+            .header(reqwest::header::IF_NONE_MATCH, etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unchanged.status(), reqwest::StatusCode::NOT_MODIFIED);
+        assert_eq!(
+            sim.federation.rendered.len(),
+            1,
+            "one entry for one catalog"
+        );
     }
 }

@@ -855,7 +855,8 @@ pub fn latest_snapshots(conn: &mut Conn) -> QueryResult<Vec<crate::metrics::Agen
         .into_iter()
         .filter_map(|(code, n)| Some((code, n?)))
         .collect();
-    let mut classes = link_counts(conn)?;
+    let codes: Vec<String> = rows.iter().map(|r| r.agency_code.clone()).collect();
+    let mut classes = link_counts(conn, &codes)?;
     let mut uptimes = uptime(conn, None, now())?.agencies;
     Ok(rows
         .into_iter()
