@@ -78,6 +78,12 @@ pub fn check_record(record: &Value) -> SchemaCheck {
     check(record, true)
 }
 
+/// Checks a record already known to break its schema, or made of the members left to the
+/// validator (see `pod`): straight to the errors.
+pub(super) fn check_members(record: &Value) -> SchemaCheck {
+    check(record, false)
+}
+
 /// `likely_valid`: try the cheap yes/no check first. Not worth it for the records the fast
 /// path could not accept, most of which the schema rejects.
 fn check(record: &Value, likely_valid: bool) -> SchemaCheck {
