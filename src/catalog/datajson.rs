@@ -128,8 +128,9 @@ pub fn parse_datajson<R: Read + Seek>(
         .stream_position()
         .map_err(|e| CatalogError::Io(e.to_string()))?;
     let mut delivered = 0;
+    let mut records = pod::Reader::default();
     let fast = split_catalog(&mut reader, |bytes| {
-        let dataset = match pod::dataset_from_bytes(bytes) {
+        let dataset = match records.dataset(bytes) {
             Some(dataset) => dataset,
             None => dataset_checked(serde_json::from_slice(bytes).map_err(|_| Bail)?, false),
         };

@@ -5,8 +5,8 @@
 //! [`Dataset`], and walking the tree again with the JSON Schema validator (whose date and
 //! duration patterns need `fancy_regex`) cost more than the parse itself. Most records in
 //! real catalogs are ordinary: strings where strings belong, dates as `YYYY-MM-DD`, plain
-//! `https://` URLs. For those, [`dataset_from_bytes`] gives the same [`Dataset`] as
-//! `datajson::dataset_from_record` would, without a tree.
+//! `https://` URLs. For those, [`Reader::dataset`] gives the same [`Dataset`] as
+//! `datajson::dataset_from_record` would, without a tree ([`Reader`]).
 //!
 //! It is deliberately one-sided. The typed read accepts only the shapes the lenient mapping
 //! takes without a finding of its own; anything else (a wrong type, a duplicate key) returns
@@ -14,10 +14,11 @@
 //! schema is decided member by member: each hand-check accepts a subset of what the
 //! schema's keyword accepts, never more, and a member it does not accept (an unusual date,
 //! a value the schema rejects) goes to the validator, which sees only those members (see
-//! [`schema_check`]). So the verdicts and the errors cannot differ; the tests hold the two
+//! [`Reader::schema_check`]). So the verdicts and the errors cannot differ; the tests hold the two
 //! paths to the same answer on valid, mutated and damaged records.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::de::{
@@ -31,17 +32,85 @@ use super::{Dataset, Distribution, FieldProblem, SchemaCheck, datajson};
 pub const FEDERAL: &str = "DCAT-US v1.1 (federal)";
 pub const NON_FEDERAL: &str = "DCAT-US v1.1 (non-federal)";
 
-/// The record as a [`Dataset`] with a clean schema check, or `None` when the full path must
-/// decide (see the module's documentation). `bytes` is one record as the splitter cut it.
-pub fn dataset_from_bytes(bytes: &[u8]) -> Option<Dataset> {
-    // One pass of the standard library's validation, instead of serde_json checking each
-    // string as it goes; invalid UTF-8 anywhere fails the full path's parse too.
-    let text = std::str::from_utf8(bytes).ok()?;
-    let Object(record) = serde_json::from_str::<Object<Record>>(text).ok()?;
-    let schema = schema_check(text, &record)?;
-    let mut dataset = record.into_dataset()?;
-    dataset.schema = Some(schema);
-    Some(dataset)
+/// Reads one catalog's records the fast way. It remembers the validator's verdicts on the
+/// members it was shown: the records of one catalog break the schema in the same few ways
+/// (the CDC's: 197 `accrualPeriodicity` of `Weekly`, 160 records without `keyword`), so
+/// most of those verdicts are asked for again.
+#[derive(Debug, Default)]
+pub struct Reader {
+    verdicts: HashMap<String, SchemaCheck>,
+}
+
+/// How many verdicts a [`Reader`] keeps, and the longest members it keeps them for: a
+/// bound on the memory a catalog of a million different breakages can take (~2 MiB).
+const VERDICTS_KEPT: usize = 1024;
+const VERDICT_KEY_MAX: usize = 2048;
+
+impl Reader {
+    /// The record as a [`Dataset`] with its schema check, or `None` when the full path
+    /// must read it (see the module's documentation). `bytes` is one record as the
+    /// splitter cut it.
+    pub fn dataset(&mut self, bytes: &[u8]) -> Option<Dataset> {
+        // One pass of the standard library's validation, instead of serde_json checking
+        // each string as it goes; invalid UTF-8 anywhere fails the full path's parse too.
+        let text = std::str::from_utf8(bytes).ok()?;
+        let Object(record) = serde_json::from_str::<Object<Record>>(text).ok()?;
+        let schema = self.schema_check(text, &record)?;
+        let mut dataset = record.into_dataset()?;
+        dataset.schema = Some(schema);
+        Some(dataset)
+    }
+
+    /// The record's schema check. When every member passes its hand-check, the record is
+    /// valid. Otherwise the validator runs on a record of the members that did not pass,
+    /// read again from `text`, and stand-ins for the required members that did: each
+    /// member is validated on its own (the schemas have only `properties`, `required` and
+    /// `type` at the top), so the validator reports exactly what it would on the whole
+    /// record, in the same order, without walking the members already known to be valid.
+    /// `None` when `text` cannot be read again as an object (the full path then describes
+    /// it).
+    fn schema_check(&mut self, text: &str, r: &Record) -> Option<SchemaCheck> {
+        let (schema, checks) = member_checks(r);
+        let undecided: Vec<&str> = checks
+            .iter()
+            .filter(|(_, ok)| !ok)
+            .map(|(key, _)| *key)
+            .collect();
+        if undecided.is_empty() {
+            return Some(SchemaCheck {
+                schema,
+                ..SchemaCheck::default()
+            });
+        }
+        let mut de = serde_json::Deserializer::from_str(text);
+        let mut members = Members(&undecided).deserialize(&mut de).ok()?;
+        // The schema, the members left undecided (absent ones too: a required member
+        // that is missing gets no stand-in) and the values shown decide the verdict.
+        let key = format!(
+            "{schema}\n{}\n{}",
+            undecided.join(","),
+            serde_json::to_string(&members).ok()?
+        );
+        if let Some(check) = self.verdicts.get(&key) {
+            return Some(check.clone());
+        }
+        for (name, ok) in checks {
+            if ok
+                && required(schema).contains(&name)
+                && let Some(stand_in) = STAND_INS.get(name)
+            {
+                members.insert(name.to_string(), stand_in.clone());
+            }
+        }
+        let check = datajson::check_members(&Value::Object(members));
+        if check.schema != schema {
+            return None;
+        }
+        if self.verdicts.len() < VERDICTS_KEPT && key.len() <= VERDICT_KEY_MAX {
+            self.verdicts.insert(key, check.clone());
+        }
+        Some(check)
+    }
 }
 
 /// A JSON string, borrowed from the record's bytes unless it had escapes.
@@ -487,40 +556,6 @@ fn member_checks(r: &Record) -> (&'static str, [(&'static str, bool); 28]) {
     (if federal { FEDERAL } else { NON_FEDERAL }, checks)
 }
 
-/// The record's schema check. When every member passes its hand-check, the record is
-/// valid. Otherwise the validator runs on a record of the members that did not pass, read
-/// again from `text`, and stand-ins for the required members that did: each member is
-/// validated on its own (the schemas have only `properties`, `required` and `type` at the
-/// top), so the validator reports exactly what it would on the whole record, in the same
-/// order, without walking the members already known to be valid. `None` when `text` cannot
-/// be read again as an object (the full path then describes it).
-fn schema_check(text: &str, r: &Record) -> Option<SchemaCheck> {
-    let (schema, checks) = member_checks(r);
-    let undecided: Vec<&str> = checks
-        .iter()
-        .filter(|(_, ok)| !ok)
-        .map(|(key, _)| *key)
-        .collect();
-    if undecided.is_empty() {
-        return Some(SchemaCheck {
-            schema,
-            ..SchemaCheck::default()
-        });
-    }
-    let mut de = serde_json::Deserializer::from_str(text);
-    let mut members = Members(&undecided).deserialize(&mut de).ok()?;
-    for (key, ok) in checks {
-        if ok
-            && required(schema).contains(&key)
-            && let Some(stand_in) = STAND_INS.get(key)
-        {
-            members.insert(key.to_string(), stand_in.clone());
-        }
-    }
-    let check = datajson::check_members(&Value::Object(members));
-    (check.schema == schema).then_some(check)
-}
-
 /// A valid value for each member a schema requires, standing in for a member that passed
 /// its hand-check so that the validator does not report it missing.
 static STAND_INS: std::sync::LazyLock<serde_json::Map<String, Value>> =
@@ -918,10 +953,20 @@ mod tests {
         serde_json::from_slice(bytes).ok().map(dataset_from_record)
     }
 
+    /// The fast path, on its own.
+    fn dataset_from_bytes(bytes: &[u8]) -> Option<Dataset> {
+        Reader::default().dataset(bytes)
+    }
+
     /// The fast path either stands aside or agrees with the full one, schema check
     /// included.
     fn agrees(bytes: &[u8]) -> Result<bool, TestCaseError> {
-        let Some(fast) = dataset_from_bytes(bytes) else {
+        agrees_in(&mut Reader::default(), bytes)
+    }
+
+    /// As [`agrees`], with a reader that may have read other records before.
+    fn agrees_in(reader: &mut Reader, bytes: &[u8]) -> Result<bool, TestCaseError> {
+        let Some(fast) = reader.dataset(bytes) else {
             return Ok(false);
         };
         prop_assert_eq!(
@@ -1362,6 +1407,43 @@ mod tests {
         }
         // Not vacuous: the near misses aside, the ordinary values are decided here.
         assert!(fast > 150, "{fast}");
+    }
+
+    /// A reader remembers the validator's verdicts by the members it was shown and the
+    /// schema: a verdict reused for another record (or the other schema) must still be the
+    /// validator's own.
+    #[test]
+    fn a_readers_remembered_verdicts_are_the_validators() {
+        let mut records = Vec::new();
+        for federal in [false, true] {
+            for name in FIELDS {
+                for value in pool(name) {
+                    let mut r = plain_as(federal);
+                    r[*name] = value;
+                    records.push(serde_json::to_vec(&r).unwrap());
+                }
+            }
+        }
+        let mut reader = Reader::default();
+        // Twice over: the second time, every verdict is a remembered one.
+        for bytes in records.iter().chain(&records) {
+            agrees_in(&mut reader, bytes).unwrap();
+        }
+        assert!(reader.verdicts.len() > 20, "{}", reader.verdicts.len());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(250))]
+
+        #[test]
+        fn records_read_the_same_by_one_reader(
+            records in proptest::collection::vec(record(), 1..16)
+        ) {
+            let mut reader = Reader::default();
+            for r in records {
+                agrees_in(&mut reader, &serde_json::to_vec(&r).unwrap())?;
+            }
+        }
     }
 
     proptest! {
