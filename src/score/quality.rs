@@ -11,6 +11,7 @@
 //! The rules and their points are listed in `docs/methodology.md`, with the indicator of
 //! data.europa.eu's MQA, ckanext-qa or pydatajson each one comes from.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
@@ -801,19 +802,20 @@ const FORMAT_STARS: &[(&str, u8)] = &[
 ];
 
 /// A media type as written, or as DCAT-AP writes it: the IANA registry's URI for it.
-fn media_type_of(text: &str) -> String {
-    let t = text
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
+/// Lowercased; borrowed when it already is (as most are: this runs for every distribution).
+fn media_type_of(text: &str) -> Cow<'_, str> {
+    let t = text.split(';').next().unwrap_or_default().trim();
+    let t = if t.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(t.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(t)
+    };
     for prefix in [
         "http://www.iana.org/assignments/media-types/",
         "https://www.iana.org/assignments/media-types/",
     ] {
         if let Some(rest) = t.strip_prefix(prefix) {
-            return rest.to_string();
+            return Cow::Owned(rest.to_string());
         }
     }
     t
@@ -821,7 +823,7 @@ fn media_type_of(text: &str) -> String {
 
 pub fn is_registered_media_type(text: &str) -> bool {
     let t = media_type_of(text);
-    if MEDIA_TYPES.contains(&t.as_str()) {
+    if MEDIA_TYPES.contains(&&*t) {
         return true;
     }
     // The vendor tree: `type/vnd.producer.name[+suffix]`.
@@ -838,39 +840,39 @@ pub fn is_registered_media_type(text: &str) -> bool {
 
 /// A distribution's openness star from its media type, format or URL extension.
 fn openness(x: &Distribution) -> u8 {
-    let mut names: Vec<String> = Vec::new();
-    if let Some(f) = &x.format {
-        names.push(f.trim().to_ascii_lowercase());
-    }
+    // Without a lowercased copy of each name: this runs for every distribution.
+    let stars = |name: &str| {
+        FORMAT_STARS
+            .iter()
+            .find(|(f, _)| f.eq_ignore_ascii_case(name))
+            .map_or(0, |(_, s)| *s)
+    };
+    let mut best = x.format.as_deref().map_or(0, |f| stars(f.trim()));
     if let Some(m) = &x.media_type {
         let m = media_type_of(m);
         let sub = m.rsplit('/').next().unwrap_or_default();
         let sub = sub.rsplit('+').next().unwrap_or(sub);
-        names.push(match m.as_str() {
-            "application/vnd.ms-excel" => "xls".into(),
-            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx".into(),
-            "application/vnd.oasis.opendocument.spreadsheet" => "ods".into(),
-            "application/vnd.google-earth.kml+xml" => "kml".into(),
-            "text/plain" => "txt".into(),
-            "application/ld+json" => "jsonld".into(),
-            "application/geo+json" | "application/vnd.geo+json" => "geojson".into(),
-            "text/tab-separated-values" => "tsv".into(),
-            _ => sub.to_string(),
-        });
+        best = best.max(stars(match &*m {
+            "application/vnd.ms-excel" => "xls",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" => "xlsx",
+            "application/vnd.oasis.opendocument.spreadsheet" => "ods",
+            "application/vnd.google-earth.kml+xml" => "kml",
+            "text/plain" => "txt",
+            "application/ld+json" => "jsonld",
+            "application/geo+json" | "application/vnd.geo+json" => "geojson",
+            "text/tab-separated-values" => "tsv",
+            _ => sub,
+        }));
     }
     for url in [&x.download_url, &x.access_url].into_iter().flatten() {
         let path = url.split(['?', '#']).next().unwrap_or_default();
         if let Some((_, ext)) = path.rsplit_once('.')
             && !ext.contains('/')
         {
-            names.push(ext.to_ascii_lowercase());
+            best = best.max(stars(ext));
         }
     }
-    names
-        .iter()
-        .filter_map(|n| FORMAT_STARS.iter().find(|(f, _)| f == n).map(|(_, s)| *s))
-        .max()
-        .unwrap_or(0)
+    best
 }
 
 /// A URL nobody can reach the data at: reserved example domains, the local machine, or
@@ -978,8 +980,12 @@ fn kind_of_host(host: &str, web: bool) -> UrlKind {
 /// Lower case without Vietnamese diacritics, so `Hàng năm` reads as `hang nam`; the
 /// same letters as the list headers are folded with.
 pub(crate) fn fold(text: &str) -> String {
-    text.trim()
-        .chars()
+    let text = text.trim();
+    // Most licenses, formats and headers are plain ASCII: nothing to fold but the case.
+    if text.is_ascii() {
+        return text.to_ascii_lowercase();
+    }
+    text.chars()
         .flat_map(char::to_lowercase)
         .map(crate::catalog::table::base_letter)
         // Combining marks of decomposed text.
