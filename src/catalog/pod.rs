@@ -42,8 +42,10 @@ pub struct Reader {
 }
 
 /// How many verdicts a [`Reader`] keeps, and the longest members it keeps them for: a
-/// bound on the memory a catalog of a million different breakages can take (~2 MiB).
-const VERDICTS_KEPT: usize = 1024;
+/// bound on the memory a catalog of a million different breakages can take. A verdict's
+/// messages quote the members, so each costs up to ~15 KiB: 4 MiB at most, against the
+/// 150 MB a 1 GB catalog may take. The CDC's 550 undecided records need 236.
+const VERDICTS_KEPT: usize = 256;
 const VERDICT_KEY_MAX: usize = 2048;
 
 impl Reader {
