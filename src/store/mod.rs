@@ -24,6 +24,7 @@ pub use links::{
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -201,10 +202,24 @@ impl diesel::r2d2::ManageConnection for Manager {
     }
 }
 
+/// Counts the pool's failures to open a connection and reports each through tracing.
+/// r2d2 retries them, so nothing is lost, but an operator should see them, and the tests
+/// count them.
+#[derive(Debug, Default, Clone)]
+struct PoolErrors(Arc<AtomicU64>);
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for PoolErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(%error, "could not open a database connection; the pool tries again");
+    }
+}
+
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<Manager>,
     postgres: bool,
+    connection_errors: PoolErrors,
     /// SQLite's one write lock, taken in this process before the database's: writers
     /// queue here and are woken when the last one is done. Waiting on SQLite's own lock
     /// instead means its busy handler, which sleeps and polls (1, 2, 5 ... 100 ms): eight
@@ -244,18 +259,38 @@ impl Store {
                 })?;
         }
         let postgres = backend.is_postgres();
+        let manager = Manager { backend };
+        if !postgres {
+            // One connection turns a new file to WAL before the pool opens its eight at
+            // once: switching the journal mode takes a lock SQLite does not wait for, so
+            // eight connections switching it together met "database is locked".
+            use diesel::r2d2::ManageConnection as _;
+            drop(
+                manager
+                    .connect()
+                    .map_err(|e| StoreError::R2d2(e.to_string()))?,
+            );
+        }
+        let connection_errors = PoolErrors::default();
         let pool = Pool::builder()
             .max_size(8)
             // Longer than busy_timeout, so a waiting writer fails on the lock, not the pool.
             .connection_timeout(BUSY_TIMEOUT * 3)
-            .build(Manager { backend })?;
+            .error_handler(Box::new(connection_errors.clone()))
+            .build(manager)?;
         let mut conn = pool.get()?;
         migrate(&mut conn)?;
         Ok(Store {
             pool,
             postgres,
+            connection_errors,
             writer: Arc::default(),
         })
+    }
+
+    /// How many times the pool failed to open a connection (each was tried again).
+    pub fn connection_errors(&self) -> u64 {
+        self.connection_errors.0.load(Ordering::Relaxed)
     }
 
     /// Whether several daemons may share this database (PostgreSQL).
@@ -1140,6 +1175,28 @@ mod tests {
             services: vec![],
             declaration: Default::default(),
             links: None,
+        }
+    }
+
+    /// The pool opens its eight connections at once, in the background. On a new file,
+    /// each switching the journal to WAL met the others' locks ("database is locked",
+    /// which SQLite does not wait out for a journal-mode change), seen on half of the
+    /// demo's first starts.
+    #[test]
+    fn a_new_sqlite_database_opens_every_connection_at_the_first_try() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("dt.sqlite").display());
+            let store = Store::open(&url).unwrap();
+            let waited = std::time::Instant::now();
+            while store.pool.state().connections < 8 && store.connection_errors() == 0 {
+                assert!(
+                    waited.elapsed() < Duration::from_secs(60),
+                    "the pool never opened its connections"
+                );
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            assert_eq!(store.connection_errors(), 0);
         }
     }
 
