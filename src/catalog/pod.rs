@@ -758,10 +758,14 @@ fn date(b: &[u8]) -> bool {
         && two(b, 8).is_some_and(|d| (1..=31).contains(&d))
 }
 
-/// A subset of the schema's first `temporal` form: `YYYY-MM-DD/YYYY-MM-DD`.
+/// A subset of the schema's first `temporal` form: two dates (`2020-01-01/2026-12-31`) or
+/// two bare years (`2019/2023`). Not a year and a date: the pattern's second end reuses the
+/// first end's separator by back-reference, so `2019/2023-12-31` is invalid.
 fn date_range(s: &str) -> bool {
-    let b = s.as_bytes();
-    b.len() == 21 && date(b) && b[10] == b'/' && date(&b[11..])
+    let dates = |e: &str| e.len() == 10 && date(e.as_bytes());
+    let year = |e: &str| e.len() == 4 && e.bytes().all(|c| c.is_ascii_digit());
+    s.split_once('/')
+        .is_some_and(|(from, to)| (dates(from) && dates(to)) || (year(from) && year(to)))
 }
 
 /// The `accrualPeriodicity` pattern, exactly: `R/P`, then optional `nY`, `nM`, `nW`, `nD`
@@ -930,13 +934,14 @@ fn mailto(s: &str) -> bool {
     local_ok && domain_ok
 }
 
-/// A subset of the `language` pattern: a two- or three-letter language, optionally a
-/// two-letter region (`en`, `en-US`, `vie`).
+/// A subset of the `language` pattern: a language subtag of two to eight letters alone
+/// (`en`, `vie`, and `English`, which the pattern's 5–8-letter form takes), or a two- or
+/// three-letter one with a two-letter region (`en-US`).
 fn language(s: &str) -> bool {
     let b = s.as_bytes();
     let letters = |b: &[u8]| b.iter().all(u8::is_ascii_alphabetic);
     match b.iter().position(|&c| c == b'-') {
-        None => (2..=3).contains(&b.len()) && letters(b),
+        None => (2..=8).contains(&b.len()) && letters(b),
         Some(i) => {
             (2..=3).contains(&i) && letters(&b[..i]) && b.len() == i + 3 && letters(&b[i + 1..])
         }
@@ -1133,6 +1138,15 @@ mod tests {
             "2020-01-01/2026-13-31",
             "2020-01-01/P1Y",
             "R/2020-01-01/P1Y",
+            "2019/2023",
+            "2019/2023-12-31",
+            "2019-01-01/2023",
+            "201/2023",
+            "20190/2023",
+            "2019/202３",
+            "2019/2023/2024",
+            "2019/",
+            "2019-2023",
         ];
         let uris = [
             "https://x.vn/a",
@@ -1212,6 +1226,8 @@ mod tests {
                 json!(["en-US"]),
                 json!(["vi"]),
                 json!(["english"]),
+                json!(["English", "Engl", "Tiếng"]),
+                json!(["Englishes"]),
                 json!(["en-us-x"]),
                 json!(["e"]),
                 json!([]),
