@@ -19,8 +19,14 @@ const KEPT_SCHEMA_ERRORS: usize = 5;
 /// is held to the federal schema; any other (as a Vietnamese agency's) to the non-federal
 /// one, which does not require the US budget codes.
 struct PodSchemas {
-    federal: jsonschema::Validator,
-    non_federal: jsonschema::Validator,
+    federal: Pod,
+    non_federal: Pod,
+}
+
+/// One schema: its validator, and the members it requires (for `pod`'s stand-ins).
+struct Pod {
+    validator: jsonschema::Validator,
+    required: Vec<String>,
 }
 
 /// Serves the schemas' `$ref`s from the copies compiled into the binary: validating a
@@ -58,14 +64,33 @@ impl jsonschema::Retrieve for EmbeddedSchemas {
     }
 }
 
-fn compile(text: &str) -> jsonschema::Validator {
+fn compile(text: &str) -> Pod {
     let schema: Value =
         serde_json::from_str(text).unwrap_or_else(|e| panic!("embedded POD schema: {e}"));
-    jsonschema::options()
+    let validator = jsonschema::options()
         .with_draft(jsonschema::Draft::Draft4)
         .with_retriever(EmbeddedSchemas)
         .build(&schema)
-        .unwrap_or_else(|e| panic!("embedded POD schema does not compile: {e}"))
+        .unwrap_or_else(|e| panic!("embedded POD schema does not compile: {e}"));
+    let required = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(str::to_string))
+        .collect();
+    Pod {
+        validator,
+        required,
+    }
+}
+
+/// The members the schema named `schema` (`pod::FEDERAL` or `pod::NON_FEDERAL`) requires.
+pub(super) fn required(schema: &str) -> &'static [String] {
+    if schema == pod::FEDERAL {
+        &POD.federal.required
+    } else {
+        &POD.non_federal.required
+    }
 }
 
 static POD: std::sync::LazyLock<PodSchemas> = std::sync::LazyLock::new(|| PodSchemas {
@@ -89,9 +114,9 @@ pub(super) fn check_members(record: &Value) -> SchemaCheck {
 fn check(record: &Value, likely_valid: bool) -> SchemaCheck {
     let federal = record.get("bureauCode").is_some();
     let (validator, schema) = if federal {
-        (&POD.federal, pod::FEDERAL)
+        (&POD.federal.validator, pod::FEDERAL)
     } else {
-        (&POD.non_federal, pod::NON_FEDERAL)
+        (&POD.non_federal.validator, pod::NON_FEDERAL)
     };
     let mut check = SchemaCheck {
         schema,
