@@ -11,7 +11,7 @@
 //! what was read then.
 
 use std::collections::HashSet;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::BuildHasher;
 use std::io::Read;
 use std::time::Instant;
 
@@ -216,6 +216,9 @@ fn sniff(head: &[u8]) -> Option<Format> {
 // ---------------------------------------------------------------------------------------
 // Reading
 
+/// The keyed hasher of a sink's duplicate checks (see [`DatasetSink::hasher`]).
+type Keyed = ahash::RandomState;
+
 /// A callback handed every dataset read.
 pub type EachDataset = Box<dyn FnMut(&Dataset, &Mark) + Send>;
 
@@ -227,11 +230,15 @@ pub struct DatasetSink {
     pub duplicate_identifiers: usize,
     pub schema_invalid: usize,
     pub unsafe_text: crate::observation::UnsafeText,
-    seen: HashSet<u64>,
+    seen: HashSet<u64, Keyed>,
     /// Hashes of each record's title, description and URLs, to spot a record listed twice
     /// under different identifiers.
-    records: HashSet<u64>,
-    hasher: RandomState,
+    records: HashSet<u64, Keyed>,
+    /// The identifiers, records and links are hashed with keys drawn for each sink: a
+    /// catalog cannot choose values that collide, in these hashes or in the sets'
+    /// buckets (hash flooding). aHash, not the standard library's SipHash: it hashes a
+    /// record's title and description several times faster, with the same keyed design.
+    hasher: Keyed,
     /// Called with every dataset, for callers that want more than the tally (`inspect`).
     each: Option<EachDataset>,
     /// Each package's missing-field mask, kept for CKAN's incremental harvests.
@@ -243,7 +250,7 @@ pub struct DatasetSink {
     pub changed: usize,
     /// The catalog's links, for the link checker (a CKAN portal's are kept per package).
     links: Vec<CatalogLink>,
-    link_hashes: HashSet<u64>,
+    link_hashes: HashSet<u64, Keyed>,
     /// The first records, for the national catalog (duplicates of an identifier left out).
     kept: Vec<DatasetRecord>,
 }
@@ -257,8 +264,10 @@ impl DatasetSink {
         }
     }
 
-    pub fn add(&mut self, dataset: &Dataset) {
-        let digest = content_digest(dataset);
+    /// Folds one dataset in. It takes the dataset, so the national catalog's record keeps
+    /// the dataset's strings instead of copies of them.
+    pub fn add(&mut self, dataset: Dataset) {
+        let digest = content_digest(&dataset);
         self.digests.push(digest);
         self.datasets += 1;
         let duplicate_id = dataset.identifier.as_ref().is_some_and(|id| {
@@ -267,13 +276,10 @@ impl DatasetSink {
         });
         if duplicate_id {
             self.duplicate_identifiers += 1;
-        } else if self.kept.len() < MAX_RECORDS {
-            self.kept
-                .push(DatasetRecord::of(dataset, self.datasets - 1));
         }
         let record = {
             // Hashed in place: no allocation per record on the parse path.
-            use std::hash::{BuildHasher as _, Hash as _, Hasher as _};
+            use std::hash::{Hash as _, Hasher as _};
             let mut h = self.hasher.build_hasher();
             (&dataset.title, &dataset.description).hash(&mut h);
             for x in &dataset.distributions {
@@ -282,13 +288,13 @@ impl DatasetSink {
             h.finish()
         };
         let duplicate_record = dataset.title.is_some() && !self.records.insert(record);
-        let mark = quality::mark(dataset).with_duplicates(duplicate_id, duplicate_record);
+        let mark = quality::mark(&dataset).with_duplicates(duplicate_id, duplicate_record);
         self.tally.add(&mark);
         // Per-dataset work downstream is done for new and changed datasets only.
         if !self.previous_digests.contains(&digest) {
             self.changed += 1;
             if let Some(each) = &mut self.each {
-                each(dataset, &mark);
+                each(&dataset, &mark);
             }
         }
         if dataset.schema.as_ref().is_some_and(|s| s.errors > 0) {
@@ -308,7 +314,7 @@ impl DatasetSink {
                 .chain(dataset.keywords.iter().chain(&dataset.themes))
                 .map(String::as_str),
         );
-        let links = links_of(dataset);
+        let links = links_of(&dataset);
         if let (Some(ckan), Some(id)) = (&mut self.ckan, &dataset.identifier) {
             ckan.packages.insert(id.clone(), mark);
             if !links.is_empty() {
@@ -324,6 +330,10 @@ impl DatasetSink {
             }
         } else {
             self.keep_links(links);
+        }
+        if !duplicate_id && self.kept.len() < MAX_RECORDS {
+            self.kept
+                .push(DatasetRecord::of(dataset, self.datasets - 1));
         }
     }
 }
@@ -382,11 +392,41 @@ pub fn links_of(dataset: &Dataset) -> Vec<CatalogLink> {
 /// seed. Should a Rust release change how `Hash` feeds a string to the hasher, the next
 /// harvest after the upgrade sees every dataset as changed once: extra work, no wrong
 /// verdict. (It was SHA-256 over the record's JSON: a tenth of the parse's time.)
+///
+/// The record's bytes are gathered first and hashed in one call: XXH3 gives the same
+/// digest for bytes fed whole or in pieces, and `Hash` feeds a record in dozens of small
+/// pieces, each of which costs the streaming hasher a buffer check and a copy.
 pub fn content_digest(dataset: &Dataset) -> u64 {
-    use std::hash::{Hash as _, Hasher as _};
-    let mut h = xxhash_rust::xxh3::Xxh3::new();
-    dataset.hash(&mut h);
-    h.finish()
+    use std::hash::Hash as _;
+    thread_local! {
+        static BYTES: std::cell::RefCell<Gathered> = const {
+            std::cell::RefCell::new(Gathered(Vec::new()))
+        };
+    }
+    BYTES.with_borrow_mut(|gathered| {
+        gathered.0.clear();
+        dataset.hash(gathered);
+        let digest = xxhash_rust::xxh3::xxh3_64(&gathered.0);
+        // A huge record once must not keep its size on every blocking thread.
+        gathered.0.shrink_to(GATHERED_KEPT);
+        digest
+    })
+}
+
+/// The most a thread keeps of [`content_digest`]'s buffer between records.
+const GATHERED_KEPT: usize = 64 * 1024;
+
+/// The bytes `Hash` writes, gathered for one XXH3 call ([`content_digest`]).
+struct Gathered(Vec<u8>);
+
+impl std::hash::Hasher for Gathered {
+    fn write(&mut self, bytes: &[u8]) {
+        self.0.extend_from_slice(bytes);
+    }
+
+    fn finish(&self) -> u64 {
+        xxhash_rust::xxh3::xxh3_64(&self.0)
+    }
 }
 
 /// Where a page says the catalog goes on.
@@ -415,15 +455,15 @@ pub fn read_page(
     previous_ids: &[String],
 ) -> Result<Next, CatalogError> {
     match format {
-        Format::DataJson => catalog::parse_datajson(reader, |d| sink.add(&d)).map(|_| Next::End),
-        Format::Dcat(syntax) => rdf::parse_dcat(syntax, reader, base, |d| sink.add(&d))
+        Format::DataJson => catalog::parse_datajson(reader, |d| sink.add(d)).map(|_| Next::End),
+        Format::Dcat(syntax) => rdf::parse_dcat(syntax, reader, base, |d| sink.add(d))
             .map(|s| s.next_page.map_or(Next::End, Next::Link)),
         Format::Ckan => {
             // A page is at most `rows` packages: held until it is known not to repeat.
             let mut page = Vec::new();
             let p = ckan::parse_package_search(reader, |d| page.push(d))?;
             if previous_ids.is_empty() || p.ids != previous_ids {
-                page.iter().for_each(|d| sink.add(d));
+                page.into_iter().for_each(|d| sink.add(d));
             }
             Ok(Next::Ckan {
                 count: p.count,
@@ -431,7 +471,7 @@ pub fn read_page(
                 ids: p.ids,
             })
         }
-        Format::Csv => table::parse_csv(reader, |d| sink.add(&d)).map(|_| Next::End),
+        Format::Csv => table::parse_csv(reader, |d| sink.add(d)).map(|_| Next::End),
         Format::Xlsx => {
             // The xlsx reader needs to seek (a zip archive), so it gets the bytes whole.
             let mut bytes = Vec::new();
@@ -439,7 +479,7 @@ pub fn read_page(
             reader
                 .read_to_end(&mut bytes)
                 .map_err(|e| CatalogError::Io(e.to_string()))?;
-            table::parse_xlsx(std::io::Cursor::new(bytes), |d| sink.add(&d)).map(|_| Next::End)
+            table::parse_xlsx(std::io::Cursor::new(bytes), |d| sink.add(d)).map(|_| Next::End)
         }
     }
 }
@@ -877,21 +917,21 @@ async fn ckan_incremental(
         if p.ids == previous_ids && !p.ids.is_empty() {
             return None;
         }
-        for d in &datasets {
+        for d in datasets {
             let id = d.identifier.clone()?;
-            let found = links_of(d);
+            let found = links_of(&d);
             if found.is_empty() {
                 links.remove(&id);
             } else {
                 links.insert(id.clone(), found);
             }
-            packages.insert(id, quality::mark(d));
-            if upserts.len() < MAX_RECORDS {
-                upserts.push(DatasetRecord::of(d, upserts.len()));
-            }
+            packages.insert(id, quality::mark(&d));
             // The range is inclusive: the package modified at `since` comes back unchanged.
             if d.modified.as_deref().is_some_and(|m| m > since) {
                 changed += 1;
+            }
+            if upserts.len() < MAX_RECORDS {
+                upserts.push(DatasetRecord::of(d, upserts.len()));
             }
         }
         if let Some(m) = p.last_modified
@@ -1105,11 +1145,55 @@ mod tests {
     fn duplicate_identifiers_are_counted() {
         let mut sink = DatasetSink::default();
         for id in ["a", "b", "a", "a"] {
-            sink.add(&Dataset {
+            sink.add(Dataset {
                 identifier: Some(id.into()),
                 ..Dataset::default()
             });
         }
         assert_eq!((sink.datasets, sink.duplicate_identifiers), (4, 2));
+        // The national catalog keeps the first of each identifier, at its position.
+        let kept: Vec<_> = sink
+            .take_records()
+            .into_iter()
+            .map(|r| (r.key, r.identifier))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                ("a".into(), Some("a".into())),
+                ("b".into(), Some("b".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn a_digest_is_the_streaming_xxh3_of_the_record_whatever_came_before() {
+        // Digests are stored across cycles: the gathered bytes must hash exactly as the
+        // streaming hasher did, for a record after a larger one too (the buffer reused).
+        use std::hash::{Hash as _, Hasher as _};
+        let streaming = |d: &Dataset| {
+            let mut h = xxhash_rust::xxh3::Xxh3::new();
+            d.hash(&mut h);
+            h.finish()
+        };
+        let big = Dataset {
+            identifier: Some("big".into()),
+            description: Some("mô tả ".repeat(40_000)),
+            keywords: vec!["a".into(), "b".into()],
+            distributions: vec![crate::catalog::Distribution {
+                download_url: Some("https://x.vn/a.csv".into()),
+                byte_size: Some(12),
+                ..Default::default()
+            }],
+            ..Dataset::default()
+        };
+        let small = Dataset {
+            identifier: Some("small".into()),
+            ..Dataset::default()
+        };
+        for d in [&big, &small, &big] {
+            assert_eq!(content_digest(d), streaming(d));
+        }
+        assert_ne!(content_digest(&big), content_digest(&small));
     }
 }

@@ -53,65 +53,74 @@ impl Records {
     }
 }
 
-fn cut(s: &str) -> String {
+/// The first `MAX_FIELD` characters of `s`.
+fn clip(s: &str) -> &str {
     // No more characters than bytes: most fields need no walk through their characters.
     if s.len() <= MAX_FIELD {
-        return s.to_string();
+        return s;
     }
-    match s.char_indices().nth(MAX_FIELD) {
-        Some((at, _)) => s[..at].to_string(),
-        None => s.to_string(),
-    }
+    s.char_indices()
+        .nth(MAX_FIELD)
+        .map_or(s, |(at, _)| &s[..at])
 }
 
-fn text(s: &Option<String>) -> Option<String> {
-    s.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(cut)
+/// `s` clipped in place: the dataset's own string, not a copy of it.
+fn clipped(mut s: String) -> String {
+    let keep = clip(&s).len();
+    s.truncate(keep);
+    s
+}
+
+/// `s` trimmed and clipped in place.
+fn tidy(mut s: String) -> String {
+    let end = s.trim_end().len();
+    s.truncate(end);
+    let start = s.len() - s.trim_start().len();
+    s.drain(..start);
+    clipped(s)
+}
+
+fn text(s: Option<String>) -> Option<String> {
+    s.map(tidy).filter(|s| !s.is_empty())
 }
 
 impl DatasetRecord {
     /// The record of the `position`th dataset of a catalog.
-    pub fn of(d: &Dataset, position: usize) -> DatasetRecord {
-        let identifier = text(&d.identifier);
+    pub fn of(d: Dataset, position: usize) -> DatasetRecord {
         let mut formats: Vec<String> = Vec::new();
         for f in d
             .distributions
             .iter()
             .filter_map(|x| x.format.as_deref().or(x.media_type.as_deref()))
         {
-            let f = cut(f.trim()).to_uppercase();
+            let f = clip(f.trim()).to_uppercase();
             if !f.is_empty() && !formats.contains(&f) && formats.len() < MAX_LIST {
                 formats.push(f);
             }
         }
+        let landing_url = d
+            .distributions
+            .iter()
+            .find_map(|x| x.access_url.as_deref())
+            .map(|u| clip(u).to_string());
+        let identifier = text(d.identifier);
         DatasetRecord {
             key: identifier.clone().unwrap_or_else(|| format!("#{position}")),
             identifier,
-            title: text(&d.title),
-            publisher: text(&d.publisher),
-            modified: text(&d.modified),
-            license: text(&d.license),
-            keywords: d
-                .keywords
-                .iter()
-                .take(MAX_LIST)
-                .map(|k| cut(k.trim()))
-                .collect(),
+            title: text(d.title),
+            publisher: text(d.publisher),
+            modified: text(d.modified),
+            license: text(d.license),
+            keywords: d.keywords.into_iter().take(MAX_LIST).map(tidy).collect(),
             formats,
             download_urls: d
                 .distributions
-                .iter()
-                .filter_map(|x| x.download_url.as_deref())
+                .into_iter()
+                .filter_map(|x| x.download_url)
                 .take(MAX_LIST)
-                .map(cut)
+                .map(clipped)
                 .collect(),
-            landing_url: d
-                .distributions
-                .iter()
-                .find_map(|x| x.access_url.as_deref())
-                .map(cut),
+            landing_url,
         }
     }
 }
@@ -225,12 +234,14 @@ mod tests {
     #[test]
     fn fields_are_cut_at_a_number_of_characters_not_bytes() {
         let long_ascii = "a".repeat(MAX_FIELD + 1);
-        assert_eq!(cut(&long_ascii).len(), MAX_FIELD);
+        assert_eq!(clip(&long_ascii).len(), MAX_FIELD);
+        assert_eq!(clipped(long_ascii).len(), MAX_FIELD);
         // Two bytes a character: over the limit in bytes, not in characters.
         let wide = "đ".repeat(MAX_FIELD);
-        assert_eq!(cut(&wide), wide);
-        assert_eq!(cut(&format!("{wide}đ")), wide);
-        assert_eq!(cut("ngắn"), "ngắn");
+        assert_eq!(clip(&wide), wide);
+        assert_eq!(clip(&format!("{wide}đ")), wide);
+        assert_eq!(clipped(format!("{wide}đ")), wide);
+        assert_eq!(clip("ngắn"), "ngắn");
     }
 
     fn federation() -> Vec<FederationDataset> {
@@ -263,7 +274,7 @@ mod tests {
                 agency: "STC".into(),
                 agency_name: "Sở Tài chính".into(),
                 kind: "ministry".into(),
-                record: DatasetRecord::of(&d, i),
+                record: DatasetRecord::of(d, i),
             })
             .collect()
     }
@@ -319,9 +330,28 @@ mod tests {
             keywords: vec!["k".into(); 50],
             ..Dataset::default()
         };
-        let r = DatasetRecord::of(&d, 3);
+        let r = DatasetRecord::of(d, 3);
         assert_eq!(r.title.unwrap().chars().count(), MAX_FIELD);
         assert_eq!(r.keywords.len(), MAX_LIST);
         assert_eq!(r.key, "#3");
+    }
+
+    #[test]
+    fn fields_are_trimmed_before_they_are_cut() {
+        let d = Dataset {
+            identifier: Some("  ds-1\t".into()),
+            title: Some(format!("  \n{}", "ệ".repeat(MAX_FIELD + 10))),
+            publisher: Some(" \t ".into()),
+            keywords: vec![" thuế ".into()],
+            ..Dataset::default()
+        };
+        let r = DatasetRecord::of(d, 0);
+        assert_eq!(r.key, "ds-1");
+        assert_eq!(r.identifier.as_deref(), Some("ds-1"));
+        let title = r.title.unwrap();
+        assert!(title.starts_with('ệ'), "{title:?}");
+        assert_eq!(title.chars().count(), MAX_FIELD);
+        assert_eq!(r.publisher, None);
+        assert_eq!(r.keywords, ["thuế"]);
     }
 }

@@ -825,6 +825,7 @@ fn uri_tail(b: &[u8]) -> bool {
     let mut i = 0;
     while i < b.len() {
         match b[i] {
+            c if URI_CHAR[usize::from(c)] => {}
             b'%' => {
                 if !b
                     .get(i + 1..i + 3)
@@ -836,9 +837,6 @@ fn uri_tail(b: &[u8]) -> bool {
             }
             b'#' if in_fragment => return false,
             b'#' => in_fragment = true,
-            c if c.is_ascii_alphanumeric() => {}
-            b'-' | b'.' | b'_' | b'~' | b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+'
-            | b',' | b';' | b'=' | b':' | b'@' | b'/' | b'?' => {}
             _ => return false,
         }
         i += 1;
@@ -846,25 +844,50 @@ fn uri_tail(b: &[u8]) -> bool {
     true
 }
 
-/// `[-\w]+`, in ASCII (the pattern's Unicode `\w` takes more; those are left to it).
-fn word(b: &[u8]) -> bool {
-    !b.is_empty()
-        && b.iter()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_'))
-}
+/// The bytes a URI's path, query and fragment take as they are (RFC 3986's unreserved
+/// and sub-delimiters, `:`, `@`, `/` and `?`): one lookup per byte of a long URL.
+const URI_CHAR: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut c = 0;
+    while c < 256 {
+        table[c] = (c as u8).is_ascii_alphanumeric();
+        c += 1;
+    }
+    let others = b"-._~!$&'()*+,;=:@/?";
+    let mut i = 0;
+    while i < others.len() {
+        table[others[i] as usize] = true;
+        i += 1;
+    }
+    table
+};
 
-/// The media type pattern `^[-\w]+/[-\w]+(\.[-\w]+)*([+][-\w]+)?$`, in ASCII.
+/// The media type pattern `^[-\w]+/[-\w]+(\.[-\w]+)*([+][-\w]+)?$`, in ASCII: one pass
+/// over the bytes, each part between `/`, `.` and `+` a non-empty word.
 fn media_type(s: &str) -> bool {
-    let Some((kind, sub)) = s.split_once('/') else {
-        return false;
-    };
-    let (tree, suffix) = match sub.split_once('+') {
-        Some((tree, suffix)) => (tree, Some(suffix)),
-        None => (sub, None),
-    };
-    word(kind.as_bytes())
-        && tree.split('.').all(|part| word(part.as_bytes()))
-        && suffix.is_none_or(|x| word(x.as_bytes()))
+    // What may come next: the separator that ends the part being read, in order.
+    #[derive(PartialEq)]
+    enum Part {
+        Kind,
+        Tree,
+        Suffix,
+    }
+    let mut part = Part::Kind;
+    let mut len = 0;
+    for &c in s.as_bytes() {
+        match c {
+            b'/' if part == Part::Kind && len > 0 => part = Part::Tree,
+            b'.' if part == Part::Tree && len > 0 => {}
+            b'+' if part == Part::Tree && len > 0 => part = Part::Suffix,
+            c if c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_') => {
+                len += 1;
+                continue;
+            }
+            _ => return false,
+        }
+        len = 0;
+    }
+    part != Part::Kind && len > 0
 }
 
 /// A subset of the `hasEmail` pattern
@@ -1144,6 +1167,11 @@ mod tests {
             "https://x/é",
             "https://x/a|b",
             "https://user@x/",
+            "https://X-y.Z:8080/p~a!$&'()*+,;=:@/?q=1&r#f/?",
+            "https://x/%41%",
+            "https://x/a^b",
+            "https://x/a\\b",
+            "https://x/a\u{7f}",
         ];
         let media = [
             "text/csv",
@@ -1156,6 +1184,13 @@ mod tests {
             "a/.b",
             "ấ/b",
             "a/b+",
+            "/b",
+            "a/b/c",
+            "a+b/c",
+            "a/b..c",
+            "a/b+c.d",
+            "a_b/c-d.e_f+g-h",
+            "a/b c",
         ];
         let texts = ["x", "", "  ", " a ", "é\"\\/"];
         let s = |items: &[&str]| items.iter().map(|s| json!(s)).collect::<Vec<_>>();

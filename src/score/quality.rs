@@ -865,11 +865,14 @@ fn openness(x: &Distribution) -> u8 {
         }));
     }
     for url in [&x.download_url, &x.access_url].into_iter().flatten() {
-        let path = url.split(['?', '#']).next().unwrap_or_default();
-        if let Some((_, ext)) = path.rsplit_once('.')
-            && !ext.contains('/')
+        // By bytes: `?`, `#`, `.` and `/` are ASCII, and a char pattern decodes every
+        // character of a long URL.
+        let b = url.as_bytes();
+        let path = &b[..memchr::memchr2(b'?', b'#', b).unwrap_or(b.len())];
+        if let Some(dot) = memchr::memrchr(b'.', path)
+            && memchr::memchr(b'/', &path[dot..]).is_none()
         {
-            best = best.max(stars(ext));
+            best = best.max(stars(&url[dot + 1..path.len()]));
         }
     }
     best
@@ -942,7 +945,11 @@ fn plain_web_host(t: &str) -> Option<&str> {
     let rest = t
         .strip_prefix("https://")
         .or_else(|| t.strip_prefix("http://"))?;
-    let host = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    let end = rest
+        .bytes()
+        .position(|b| matches!(b, b'/' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let host = &rest[..end];
     let label_ok = |l: &str| {
         let b = l.as_bytes();
         (1..=63).contains(&b.len())

@@ -118,7 +118,7 @@ fn observe(
             (0, Some(t)) => t.to_string(),
             _ => format!("Cơ sở dữ liệu {} số {n}", agency.name),
         };
-        sink.add(&dataset(rng, &base, n, title, maturity, day));
+        sink.add(dataset(rng, &base, n, title, maturity, day));
     }
     let catalog = if published {
         CatalogObservation {
