@@ -154,11 +154,8 @@ pub fn parse_datajson<R: Read + Seek>(
         .map_err(|e| CatalogError::Io(e.to_string()))?;
     let mut delivered = 0;
     let mut records = pod::Reader::default();
-    let fast = split_catalog(&mut reader, |bytes| {
-        let dataset = match records.dataset(bytes) {
-            Some(dataset) => dataset,
-            None => dataset_checked(serde_json::from_slice(bytes).map_err(|_| Bail)?, false),
-        };
+    let fast = split_catalog(&mut reader, |splitter| {
+        let dataset = read_record(splitter, &mut records)?;
         delivered += 1;
         each(dataset);
         Ok(())
@@ -198,12 +195,12 @@ fn dataset_checked(record: Value, likely_valid: bool) -> Dataset {
     dataset
 }
 
-/// The fast path: the catalog's structure walked by [`Splitter`], each record's bytes
-/// handed to `record`. Gives up on anything the careful path would report or treat
+/// The fast path: the catalog's structure walked by [`Splitter`], which `record` reads
+/// each record from. Gives up on anything the careful path would report or treat
 /// differently.
 fn split_catalog<R: Read>(
     reader: R,
-    mut record: impl FnMut(&[u8]) -> Result<(), Bail>,
+    mut record: impl FnMut(&mut Splitter<R>) -> Result<(), Bail>,
 ) -> Result<CatalogSummary, Bail> {
     let mut s = Splitter::new(reader);
     let mut summary = CatalogSummary::default();
@@ -257,10 +254,28 @@ fn split_catalog<R: Read>(
     }
 }
 
+/// The next record: read in place by the typed read, or else cut out and read whole as a
+/// `Value` by the lenient mapping.
+fn read_record<R: Read>(
+    splitter: &mut Splitter<R>,
+    records: &mut pod::Reader,
+) -> Result<Dataset, Bail> {
+    match splitter.parse(|rest| records.read(rest))? {
+        Some(dataset) => Ok(dataset),
+        None => {
+            let bytes = splitter.value()?;
+            Ok(dataset_checked(
+                serde_json::from_slice(bytes).map_err(|_| Bail)?,
+                false,
+            ))
+        }
+    }
+}
+
 /// The elements of an array whose `[` has been read, up to and including its `]`.
 fn split_records<R: Read>(
     s: &mut Splitter<R>,
-    record: &mut impl FnMut(&[u8]) -> Result<(), Bail>,
+    record: &mut impl FnMut(&mut Splitter<R>) -> Result<(), Bail>,
 ) -> Result<usize, Bail> {
     let mut count = 0;
     if s.peek()? == Some(b']') {
@@ -268,7 +283,7 @@ fn split_records<R: Read>(
         return Ok(0);
     }
     loop {
-        record(s.value()?)?;
+        record(s)?;
         count += 1;
         if s.peek()? == Some(b',') {
             s.expect(b',')?;
@@ -739,6 +754,90 @@ mod tests {
         assert_eq!((summary.datasets, all.len()), (0, 0));
     }
 
+    #[test]
+    fn records_nested_near_the_recursion_limit_read_as_the_careful_path_reads_them() {
+        // The careful path counts its limit from the document's root; records read in
+        // place count from their own. Nesting in a skipped member, in `byteSize` and in
+        // sub-organizations, on both sides of the limits.
+        for depth in (super::super::records::MAX_DEPTH - 4)..=130 {
+            let nest = |inner: &str| format!("{}{inner}{}", "[".repeat(depth), "]".repeat(depth));
+            let orgs = format!(
+                r#"{}{{"name":"o"}}{}"#,
+                r#"{"name":"o","subOrganizationOf":"#.repeat(depth),
+                "}".repeat(depth)
+            );
+            for record in [
+                format!(r#"{{"title":"t","x":{}}}"#, nest("1")),
+                format!(
+                    r#"{{"title":"t","distribution":[{{"downloadURL":"https://x.vn/a","byteSize":{}}}]}}"#,
+                    nest("\"7\"")
+                ),
+                format!(r#"{{"title":"t","publisher":{orgs}}}"#),
+            ] {
+                for doc in [
+                    format!(r#"{{"dataset":[{record}]}}"#),
+                    format!("[{record}]"),
+                ] {
+                    assert_eq!(either(doc.as_bytes()), careful(doc.as_bytes()), "{depth}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn records_across_many_small_reads_read_as_one_read() {
+        // A network body arrives in pieces: a record split anywhere is read again whole.
+        let whole = parse_datajson_all(SAMPLE.as_bytes()).unwrap();
+        for step in [1, 2, 7, 64, 1000] {
+            let reader = crate::catalog::records::testing::Trickle {
+                bytes: SAMPLE.as_bytes(),
+                step,
+            };
+            let mut all = Vec::new();
+            let mut records = pod::Reader::default();
+            let summary = split_catalog(reader, |s| {
+                all.push(read_record(s, &mut records)?);
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!((summary, all), whole, "step {step}");
+        }
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_anywhere_are_named_as_the_careful_path_names_them() {
+        let good = r#"{"title":"một","keyword":["k"],"x":{"y":"é"}}"#;
+        let doc = format!(r#"{{"dataset":[{good},{good},{good}]}}"#);
+        // A stray byte, a cut character and a bad lead byte, at every position.
+        for bad in [&[0xff][..], &[0xe1, 0xbb], &[0xc0, 0x80]] {
+            for at in 0..=doc.len() {
+                if !doc.is_char_boundary(at) {
+                    continue;
+                }
+                let mut bytes = doc.as_bytes()[..at].to_vec();
+                bytes.extend_from_slice(bad);
+                bytes.extend_from_slice(&doc.as_bytes()[at..]);
+                let expected = careful(&bytes);
+                assert_eq!(either(&bytes), expected, "{bad:?} at {at}");
+                // Read in pieces, the character cut by a refill included: the fast path
+                // gives up wherever the careful one fails.
+                for step in [1, 2, 3] {
+                    let reader = crate::catalog::records::testing::Trickle {
+                        bytes: &bytes,
+                        step,
+                    };
+                    let mut records = pod::Reader::default();
+                    let fast = split_catalog(reader, |s| read_record(s, &mut records).map(|_| ()));
+                    assert_eq!(
+                        fast.is_ok(),
+                        expected.is_ok(),
+                        "{bad:?} at {at}, step {step}"
+                    );
+                }
+            }
+        }
+    }
+
     /// The careful path alone, as the fast one must behave.
     fn careful(bytes: &[u8]) -> Result<(CatalogSummary, Vec<Dataset>), String> {
         let mut all = Vec::new();
@@ -760,12 +859,19 @@ mod tests {
     #[test]
     fn a_well_formed_catalog_takes_the_fast_path() {
         let mut records = 0;
-        let summary = split_catalog(SAMPLE.as_bytes(), |_| {
+        let (mut reader, mut typed) = (pod::Reader::default(), 0);
+        let summary = split_catalog(SAMPLE.as_bytes(), |s| {
+            // The ordinary record is read in place; the odd ones are cut out for the
+            // lenient mapping.
+            match s.parse(|rest| reader.read(rest))? {
+                Some(_) => typed += 1,
+                None => _ = s.value()?,
+            }
             records += 1;
             Ok(())
         })
         .unwrap();
-        assert_eq!((summary.datasets, records), (3, 3));
+        assert_eq!((summary.datasets, records, typed), (3, 3, 1));
         assert_eq!(
             summary.conforms_to.as_deref(),
             Some("https://project-open-data.cio.gov/v1.1/schema")
@@ -823,7 +929,7 @@ mod tests {
         proptest! {
             #[test]
             fn well_formed_catalogs_read_the_same_both_ways(doc in catalog()) {
-                prop_assert!(split_catalog(doc.as_bytes(), |_| Ok(())).is_ok());
+                prop_assert!(split_catalog(doc.as_bytes(), |s| s.value().map(|_| ())).is_ok());
                 prop_assert_eq!(either(doc.as_bytes()), careful(doc.as_bytes()));
             }
 

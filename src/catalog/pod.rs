@@ -26,6 +26,7 @@ use serde::de::{
 };
 use serde_json::Value;
 
+use super::records::{Attempt, MAX_DEPTH};
 use super::{Dataset, Distribution, FieldProblem, SchemaCheck, datajson};
 
 /// The schemas' names, as the full check reports them.
@@ -49,18 +50,29 @@ const VERDICTS_KEPT: usize = 256;
 const VERDICT_KEY_MAX: usize = 2048;
 
 impl Reader {
-    /// The record as a [`Dataset`] with its schema check, or `None` when the full path
-    /// must read it (see the module's documentation). `bytes` is one record as the
-    /// splitter cut it.
-    pub fn dataset(&mut self, bytes: &[u8]) -> Option<Dataset> {
-        // One pass of the standard library's validation, instead of serde_json checking
-        // each string as it goes; invalid UTF-8 anywhere fails the full path's parse too.
-        let text = std::str::from_utf8(bytes).ok()?;
-        let Object(record) = serde_json::from_str::<Object<Record>>(text).ok()?;
-        let schema = self.schema_check(text, &record)?;
-        let mut dataset = record.into_dataset()?;
-        dataset.schema = Some(schema);
-        Some(dataset)
+    /// Reads the record at the start of `rest` (the buffered text from a record's first
+    /// byte on, [`Splitter::parse`]) as a [`Dataset`] with its schema check. Declined when the
+    /// full path must read it (see the module's documentation).
+    ///
+    /// [`Splitter::parse`]: super::records::Splitter::parse
+    pub fn read(&mut self, rest: &str) -> Attempt<Dataset> {
+        let mut records = serde_json::Deserializer::from_str(rest).into_iter::<Object<Record>>();
+        let record = match records.next() {
+            Some(Ok(Object(record))) => record,
+            Some(Err(e)) if e.is_eof() => return Attempt::Short,
+            _ => return Attempt::Declined,
+        };
+        let len = records.byte_offset();
+        let Some(schema) = self.schema_check(&rest[..len], &record) else {
+            return Attempt::Declined;
+        };
+        match record.into_dataset() {
+            Some(mut dataset) => {
+                dataset.schema = Some(schema);
+                Attempt::Took(dataset, len)
+            }
+            None => Attempt::Declined,
+        }
     }
 
     /// The record's schema check. When every member passes its hand-check, the record is
@@ -210,6 +222,7 @@ impl<'de, T: FromMap<'de>> Deserialize<'de> for Object<T> {
                 f.write_str("an object")
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                let _level = Nesting::enter()?;
                 T::from_map(map).map(Object)
             }
         }
@@ -227,37 +240,106 @@ struct Skip;
 
 impl<'de> Deserialize<'de> for Skip {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(Skip)
+    }
+}
+
+impl<'de> Visitor<'de> for Skip {
+    type Value = Skip;
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+        Ok(Skip)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+        let _level = Nesting::enter()?;
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+        let _level = Nesting::enter()?;
+        while map.next_entry::<Str, Skip>()?.is_some() {}
+        Ok(Skip)
+    }
+}
+
+/// One level of objects or arrays the typed read is inside. A record nested deeper than
+/// the splitter's limit must be declined, as the splitter bails on it: the careful path
+/// counts its recursion limit from the document's root, and decides such a record. Only
+/// the typed read's objects and skipped values are counted: its arrays hold strings or
+/// objects, so a record is at most one level deeper than the count (the `distribution`
+/// array), and the count stops one short of the limit.
+struct Nesting;
+
+thread_local! {
+    static NESTING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+impl Nesting {
+    fn enter<E: de::Error>() -> Result<Nesting, E> {
+        let depth = NESTING.get() + 1;
+        if depth >= MAX_DEPTH {
+            return Err(E::custom("nested deeper than the fast path reads"));
+        }
+        NESTING.set(depth);
+        Ok(Nesting)
+    }
+}
+
+impl Drop for Nesting {
+    fn drop(&mut self) {
+        NESTING.set(NESTING.get() - 1);
+    }
+}
+
+/// A distribution's `byteSize` as the lenient mapping reads it: a whole number, or a
+/// string holding one; anything else (checked, as `Skip` checks it) is no size.
+struct ByteSize(Option<u64>);
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Skip;
+            type Value = ByteSize;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<ByteSize, E> {
+                Ok(ByteSize(None))
             }
-            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<ByteSize, E> {
+                Ok(ByteSize(u64::try_from(n).ok()))
             }
-            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<ByteSize, E> {
+                Ok(ByteSize(Some(n)))
             }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<ByteSize, E> {
+                Ok(ByteSize(None))
             }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<ByteSize, E> {
+                Ok(ByteSize(s.trim().parse().ok()))
             }
-            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
-                Ok(Skip)
+            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<ByteSize, A::Error> {
+                Skip.visit_seq(seq).map(|_| ByteSize(None))
             }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
-                while seq.next_element::<Skip>()?.is_some() {}
-                Ok(Skip)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
-                while map.next_entry::<Str, Skip>()?.is_some() {}
-                Ok(Skip)
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<ByteSize, A::Error> {
+                Skip.visit_map(map).map(|_| ByteSize(None))
             }
         }
         d.deserialize_any(V)
@@ -356,7 +438,7 @@ typed_object!(Dist {
     download_url: Text<'a> = "downloadURL",
     media_type: Text<'a> = "mediaType",
     format: Text<'a> = "format",
-    byte_size: Field<Value> = "byteSize",
+    byte_size: Field<ByteSize> = "byteSize",
     title: Text<'a> = "title",
     description: Text<'a> = "description",
     conforms_to: Text<'a> = "conformsTo",
@@ -445,11 +527,7 @@ impl From<Dist<'_>> for Distribution {
             download_url: text(d.download_url),
             media_type: text(d.media_type),
             format: text(d.format),
-            byte_size: match d.byte_size {
-                Field::Is(Value::Number(n)) => n.as_u64(),
-                Field::Is(Value::String(s)) => s.trim().parse().ok(),
-                _ => None,
-            },
+            byte_size: d.byte_size.value().and_then(|b| b.0),
         }
     }
 }
@@ -958,7 +1036,17 @@ mod tests {
 
     /// The fast path, on its own.
     fn dataset_from_bytes(bytes: &[u8]) -> Option<Dataset> {
-        Reader::default().dataset(bytes)
+        read_whole(&mut Reader::default(), bytes)
+    }
+
+    /// The fast path on one record's bytes: `None` unless they are text and it reads all
+    /// of them.
+    fn read_whole(reader: &mut Reader, bytes: &[u8]) -> Option<Dataset> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        match reader.read(text) {
+            Attempt::Took(dataset, len) if text[len..].trim_ascii().is_empty() => Some(dataset),
+            _ => None,
+        }
     }
 
     /// The fast path either stands aside or agrees with the full one, schema check
@@ -969,7 +1057,7 @@ mod tests {
 
     /// As [`agrees`], with a reader that may have read other records before.
     fn agrees_in(reader: &mut Reader, bytes: &[u8]) -> Result<bool, TestCaseError> {
-        let Some(fast) = reader.dataset(bytes) else {
+        let Some(fast) = read_whole(reader, bytes) else {
             return Ok(false);
         };
         prop_assert_eq!(

@@ -1,12 +1,13 @@
-//! Splits a JSON catalog into its records' bytes, so that each record is parsed from a
-//! slice.
+//! Splits a JSON catalog into its records, so that each record is parsed from a slice.
 //!
 //! serde_json reading from an `io::Read` takes its input a byte at a time and copies every
 //! string; reading from a slice scans strings in bulk and borrows them, roughly twice as
 //! fast on catalogs, which are mostly strings. A catalog can be a gigabyte, so it cannot
-//! be read into one slice; but its records are small. This module finds where each record
-//! begins and ends with a scan that only tracks strings and brackets, keeps one record in
-//! a buffer at a time, and hands its bytes to the caller to parse.
+//! be read into one slice; but its records are small. This module keeps the input in a
+//! buffer a chunk at a time, and either lets the caller parse the next record where it
+//! lies ([`Splitter::parse`], reading more when the record runs past the buffer), or finds
+//! where a value begins and ends with a scan that only tracks strings and brackets and
+//! hands its bytes over ([`Splitter::value`]).
 //!
 //! The scan checks only the structure it walks through (commas, colons, brackets around
 //! the records); everything else is checked by the slice parser the caller runs on each
@@ -23,7 +24,7 @@ pub struct Bail;
 
 /// How deep a record may nest before the fast path leaves it to the careful one, whose
 /// recursion limit (128 levels, counted from the document's root) decides then.
-const MAX_DEPTH: usize = 100;
+pub const MAX_DEPTH: usize = 100;
 
 /// Bytes read from the underlying reader at a time.
 const CHUNK: usize = 1 << 20;
@@ -34,6 +35,8 @@ pub struct Splitter<R> {
     buf: Vec<u8>,
     /// The next unread byte in `buf`; bytes before it are done with.
     pos: usize,
+    /// Where the UTF-8 checked from `pos` ends ([`Splitter::text`]).
+    checked: usize,
     eof: bool,
 }
 
@@ -43,6 +46,7 @@ impl<R: Read> Splitter<R> {
             reader,
             buf: Vec::with_capacity(CHUNK),
             pos: 0,
+            checked: 0,
             eof: false,
         }
     }
@@ -55,6 +59,7 @@ impl<R: Read> Splitter<R> {
         }
         if self.pos > 0 {
             self.buf.drain(..self.pos);
+            self.checked = self.checked.saturating_sub(self.pos);
             self.pos = 0;
         }
         let len = self.buf.len();
@@ -99,6 +104,66 @@ impl<R: Read> Splitter<R> {
         } else {
             Err(Bail)
         }
+    }
+
+    /// Parses the next value (after white space) where it lies in the buffer, so that its
+    /// bytes are not walked once to delimit it and again to parse it. `parse` reads one
+    /// value from the start of the text it is given: what is buffered, as far as it is
+    /// valid UTF-8. When the text ends inside the value, more is read and `parse` runs
+    /// again from the value's start; at least as much again as was tried is read each time
+    /// (and no less than a chunk), so a value is parsed about twice at worst, whatever its
+    /// size. `None` when `parse` declines the value: it is still there, for
+    /// [`Splitter::value`]. Bytes that are not UTF-8 inside the value give up: the careful
+    /// path names them.
+    pub fn parse<T>(
+        &mut self,
+        mut parse: impl FnMut(&str) -> Attempt<T>,
+    ) -> Result<Option<T>, Bail> {
+        self.peek()?.ok_or(Bail)?;
+        loop {
+            let text = self.text();
+            match parse(text) {
+                // The text goes on from `pos`: it must end the value on a character.
+                Attempt::Took(value, len) if text.is_char_boundary(len) => {
+                    self.pos += len;
+                    return Ok(Some(value));
+                }
+                Attempt::Took(..) => return Err(Bail),
+                Attempt::Declined => return Ok(None),
+                Attempt::Short => {
+                    let tried = self.text().len();
+                    let wanted = tried + tried.max(CHUNK);
+                    while self.buf.len() - self.pos < wanted && self.fill()? {}
+                    if self.text().len() == tried {
+                        // The input ends inside the value, or is not UTF-8 there.
+                        return Err(Bail);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The buffer from `pos` on, as far as it is valid UTF-8. Each byte is checked once,
+    /// as it first comes into the text: one pass of the standard library's check over
+    /// the input, instead of serde_json checking each string it reads.
+    fn text(&mut self) -> &str {
+        if self.checked < self.pos {
+            self.checked = self.pos;
+        }
+        if let Err(e) = std::str::from_utf8(&self.buf[self.checked..]) {
+            // Up to bytes that are not UTF-8, or a character cut by the buffer's end.
+            self.checked += e.valid_up_to();
+        } else {
+            self.checked = self.buf.len();
+        }
+        let checked = &self.buf[self.pos..self.checked];
+        // SAFETY: `buf[pos..checked]` is valid UTF-8. Every byte in it was checked when it
+        // joined, and validity holds across the joins: each check ended on a character
+        // boundary (`valid_up_to`, or the end of valid bytes), and the next started there.
+        // `pos` only moves within the checked text by whole values and ASCII separators,
+        // or past `checked` (which restarts the checking from `pos`); `fill` moves both
+        // down together when it drops the bytes before `pos`.
+        unsafe { std::str::from_utf8_unchecked(checked) }
     }
 
     /// The bytes of the next value (after white space), consumed. They are only delimited
@@ -165,6 +230,16 @@ impl<R: Read> Splitter<R> {
     }
 }
 
+/// What a parser made of the bytes it was given ([`Splitter::parse`]).
+pub enum Attempt<T> {
+    /// A value, and how many bytes it took.
+    Took(T, usize),
+    /// The bytes ended inside the value.
+    Short,
+    /// Not a value this parser reads.
+    Declined,
+}
+
 enum Scan {
     /// The value's closing bracket is at this offset minus one: the value ends here.
     Closed(usize),
@@ -218,13 +293,13 @@ fn scan_string(buf: &[u8], mut at: usize) -> Result<usize, usize> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+pub(crate) mod testing {
+    use std::io::Read;
 
     /// A reader that hands out at most `step` bytes per read, so values straddle refills.
-    struct Trickle<'a> {
-        bytes: &'a [u8],
-        step: usize,
+    pub struct Trickle<'a> {
+        pub bytes: &'a [u8],
+        pub step: usize,
     }
 
     impl Read for Trickle<'_> {
@@ -235,6 +310,13 @@ mod tests {
             Ok(n)
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    use testing::Trickle;
 
     fn values(text: &str, step: usize) -> Result<Vec<String>, Bail> {
         let mut s = Splitter::new(Trickle {
@@ -252,6 +334,77 @@ mod tests {
                 return Ok(out);
             }
         }
+    }
+
+    /// A parser for [`Splitter::parse`]: serde_json reading one value from the start.
+    fn one_value(rest: &str) -> Attempt<String> {
+        let mut values =
+            serde_json::Deserializer::from_str(rest).into_iter::<serde::de::IgnoredAny>();
+        match values.next() {
+            Some(Ok(_)) => {
+                let len = values.byte_offset();
+                Attempt::Took(rest[..len].to_string(), len)
+            }
+            Some(Err(e)) if e.is_eof() => Attempt::Short,
+            _ => Attempt::Declined,
+        }
+    }
+
+    #[test]
+    fn values_parsed_in_place_are_the_values_delimited() {
+        let text = r#"[ {"a":"}]\"\\","b":[1,{"c":null}]} , "x\"]" ,[[]], {"d":"é"} ]"#;
+        for step in 1..=text.len() {
+            let mut s = Splitter::new(Trickle {
+                bytes: text.as_bytes(),
+                step,
+            });
+            let mut out = Vec::new();
+            s.expect(b'[').unwrap();
+            loop {
+                out.push(s.parse(one_value).unwrap().unwrap());
+                if s.peek().unwrap() == Some(b',') {
+                    s.expect(b',').unwrap();
+                } else {
+                    s.expect(b']').unwrap();
+                    break;
+                }
+            }
+            assert_eq!(out, values(text, step).unwrap(), "step {step}");
+        }
+    }
+
+    #[test]
+    fn a_value_larger_than_the_buffer_is_parsed_a_few_times_not_once_a_refill() {
+        let text = format!("[\"{}\"]", "a".repeat(5 * CHUNK));
+        let mut s = Splitter::new(Trickle {
+            bytes: text.as_bytes(),
+            step: 4096,
+        });
+        s.expect(b'[').unwrap();
+        let (mut attempts, mut bytes_tried) = (0, 0);
+        let value = s
+            .parse(|rest| {
+                attempts += 1;
+                bytes_tried += rest.len();
+                one_value(rest)
+            })
+            .unwrap()
+            .unwrap();
+        assert_eq!(value.len(), 5 * CHUNK + 2);
+        // Twice as much buffered at each try: a handful of tries, about twice the bytes.
+        assert!(attempts <= 5, "{attempts} attempts");
+        assert!(bytes_tried <= 3 * value.len(), "{bytes_tried} bytes tried");
+    }
+
+    #[test]
+    fn a_value_cut_off_by_the_end_of_input_gives_up_and_a_declined_one_stays() {
+        let mut s = Splitter::new(r#"["abc"#.as_bytes());
+        s.expect(b'[').unwrap();
+        assert_eq!(s.parse(one_value).err(), Some(Bail));
+        let mut s = Splitter::new(r#"[nul, 1]"#.as_bytes());
+        s.expect(b'[').unwrap();
+        assert_eq!(s.parse(one_value), Ok(None));
+        assert_eq!(s.value(), Ok(&b"nul"[..]));
     }
 
     #[test]
