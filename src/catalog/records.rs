@@ -62,19 +62,14 @@ impl<R: Read> Splitter<R> {
             self.checked = self.checked.saturating_sub(self.pos);
             self.pos = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
-        let read = loop {
-            match self.reader.read(&mut self.buf[len..]) {
-                Ok(n) => break n,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(_) => {
-                    self.buf.truncate(len);
-                    return Err(Bail);
-                }
-            }
+        // Appended into the buffer's spare room, which is not zeroed first.
+        let read = match (&mut self.reader)
+            .take(CHUNK as u64)
+            .read_to_end(&mut self.buf)
+        {
+            Ok(n) => n,
+            Err(_) => return Err(Bail),
         };
-        self.buf.truncate(len + read);
         if read == 0 {
             self.eof = true;
         }
