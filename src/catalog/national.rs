@@ -67,7 +67,11 @@ fn clip(s: &str) -> &str {
 /// `s` clipped in place: the dataset's own string, not a copy of it.
 fn clipped(mut s: String) -> String {
     let keep = clip(&s).len();
-    s.truncate(keep);
+    if keep < s.len() {
+        s.truncate(keep);
+        // The record is kept until the harvest is stored: not the whole of a huge field.
+        s.shrink_to_fit();
+    }
     s
 }
 
@@ -241,6 +245,8 @@ mod tests {
         assert_eq!(clip(&wide), wide);
         assert_eq!(clip(&format!("{wide}đ")), wide);
         assert_eq!(clipped(format!("{wide}đ")), wide);
+        // A clipped field keeps no more room than it needs.
+        assert!(clipped("a".repeat(1 << 20)).capacity() <= 2 * MAX_FIELD);
         assert_eq!(clip("ngắn"), "ngắn");
     }
 

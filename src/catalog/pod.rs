@@ -1400,6 +1400,7 @@ mod tests {
                     json!([{"title": null, "description": 1}]),
                     json!([{"describedByType": "text/csv", "describedBy": uris[1], "conformsTo": uris[3]}]),
                     json!([{"byteSize": -1}, {"byteSize": 1.5}, {"byteSize": " 7 "}, {"byteSize": [1]}]),
+                    json!([{"byteSize": -0.0}, {"byteSize": 1e3}, {"byteSize": 18_446_744_073_709_551_615_u64}, {"byteSize": 1.844_674_407_370_955_2e19}, {"byteSize": {"a": [null]}}, {"byteSize": "x"}, {"byteSize": true}]),
                     json!({"accessURL": uris[0]}),
                     json!([1]),
                     json!([]),

@@ -108,13 +108,16 @@ impl<R: Read> Splitter<R> {
     /// again from the value's start; at least as much again as was tried is read each time
     /// (and no less than a chunk), so a value is parsed about twice at worst, whatever its
     /// size. `None` when `parse` declines the value: it is still there, for
-    /// [`Splitter::value`]. Bytes that are not UTF-8 inside the value give up: the careful
-    /// path names them.
+    /// [`Splitter::value`]. So is a number, `true`, `false` or `null`: with no closing
+    /// mark, a parser would take one cut by the buffer's end for a whole one. Bytes that
+    /// are not UTF-8 inside the value give up: the careful path names them.
     pub fn parse<T>(
         &mut self,
         mut parse: impl FnMut(&str) -> Attempt<T>,
     ) -> Result<Option<T>, Bail> {
-        self.peek()?.ok_or(Bail)?;
+        if !matches!(self.peek()?.ok_or(Bail)?, b'{' | b'[' | b'"') {
+            return Ok(None);
+        }
         loop {
             let text = self.text();
             match parse(text) {
@@ -155,9 +158,11 @@ impl<R: Read> Splitter<R> {
         // SAFETY: `buf[pos..checked]` is valid UTF-8. Every byte in it was checked when it
         // joined, and validity holds across the joins: each check ended on a character
         // boundary (`valid_up_to`, or the end of valid bytes), and the next started there.
-        // `pos` only moves within the checked text by whole values and ASCII separators,
-        // or past `checked` (which restarts the checking from `pos`); `fill` moves both
-        // down together when it drops the bytes before `pos`.
+        // Wherever `pos` stops inside the checked text, it is on a character boundary:
+        // `peek` and `expect` step over single ASCII bytes, `value` ends just after an
+        // ASCII byte (a quote or bracket) or on one (a scalar's delimiter), and `parse`
+        // moves it only to a boundary of the text. Past `checked`, the checking restarts
+        // from `pos`. `fill` moves both down together when it drops the bytes before `pos`.
         unsafe { std::str::from_utf8_unchecked(checked) }
     }
 
@@ -347,7 +352,8 @@ mod tests {
 
     #[test]
     fn values_parsed_in_place_are_the_values_delimited() {
-        let text = r#"[ {"a":"}]\"\\","b":[1,{"c":null}]} , "x\"]" ,[[]], {"d":"é"} ]"#;
+        let text =
+            r#"[ {"a":"}]\"\\","b":[1,{"c":null}]} , "x\"]" ,[[]], {"d":"é"},12.5e3,true,null ]"#;
         for step in 1..=text.len() {
             let mut s = Splitter::new(Trickle {
                 bytes: text.as_bytes(),
@@ -356,7 +362,11 @@ mod tests {
             let mut out = Vec::new();
             s.expect(b'[').unwrap();
             loop {
-                out.push(s.parse(one_value).unwrap().unwrap());
+                // Scalars have no closing mark: left to `value`.
+                match s.parse(one_value).unwrap() {
+                    Some(v) => out.push(v),
+                    None => out.push(String::from_utf8_lossy(s.value().unwrap()).into_owned()),
+                }
                 if s.peek().unwrap() == Some(b',') {
                     s.expect(b',').unwrap();
                 } else {
