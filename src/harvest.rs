@@ -397,7 +397,7 @@ pub fn links_of(dataset: &Dataset) -> Vec<CatalogLink> {
 /// digest for bytes fed whole or in pieces, and `Hash` feeds a record in dozens of small
 /// pieces, each of which costs the streaming hasher a buffer check and a copy.
 pub fn content_digest(dataset: &Dataset) -> u64 {
-    use std::hash::Hash as _;
+    use std::hash::{Hash as _, Hasher as _};
     thread_local! {
         static BYTES: std::cell::RefCell<Gathered> = const {
             std::cell::RefCell::new(Gathered(Vec::new()))
@@ -406,7 +406,7 @@ pub fn content_digest(dataset: &Dataset) -> u64 {
     BYTES.with_borrow_mut(|gathered| {
         gathered.0.clear();
         dataset.hash(gathered);
-        let digest = xxhash_rust::xxh3::xxh3_64(&gathered.0);
+        let digest = gathered.finish();
         // A huge record once must not keep its size on every blocking thread.
         gathered.0.shrink_to(GATHERED_KEPT);
         digest

@@ -86,10 +86,17 @@ fn compile(text: &str) -> Pod {
 
 /// The members the schema named `schema` (`pod::FEDERAL` or `pod::NON_FEDERAL`) requires.
 pub(super) fn required(schema: &str) -> &'static [String] {
-    if schema == pod::FEDERAL {
-        &POD.federal.required
-    } else {
-        &POD.non_federal.required
+    &POD.named(schema).required
+}
+
+impl PodSchemas {
+    /// The schema named `schema` (`pod::FEDERAL` or `pod::NON_FEDERAL`).
+    fn named(&self, schema: &str) -> &Pod {
+        if schema == pod::FEDERAL {
+            &self.federal
+        } else {
+            &self.non_federal
+        }
     }
 }
 
@@ -112,12 +119,12 @@ pub(super) fn check_members(record: &Value) -> SchemaCheck {
 /// `likely_valid`: try the cheap yes/no check first. Not worth it for the records the fast
 /// path could not accept, most of which the schema rejects.
 fn check(record: &Value, likely_valid: bool) -> SchemaCheck {
-    let federal = record.get("bureauCode").is_some();
-    let (validator, schema) = if federal {
-        (&POD.federal.validator, pod::FEDERAL)
+    let schema = if record.get("bureauCode").is_some() {
+        pod::FEDERAL
     } else {
-        (&POD.non_federal.validator, pod::NON_FEDERAL)
+        pod::NON_FEDERAL
     };
+    let validator = &POD.named(schema).validator;
     let mut check = SchemaCheck {
         schema,
         ..SchemaCheck::default()
@@ -786,10 +793,11 @@ mod tests {
 
     #[test]
     fn records_across_many_small_reads_read_as_one_read() {
+        use crate::catalog::records::testing::Trickle;
         // A network body arrives in pieces: a record split anywhere is read again whole.
         let whole = parse_datajson_all(SAMPLE.as_bytes()).unwrap();
         for step in [1, 2, 7, 64, 1000] {
-            let reader = crate::catalog::records::testing::Trickle {
+            let reader = Trickle {
                 bytes: SAMPLE.as_bytes(),
                 step,
             };
@@ -806,6 +814,7 @@ mod tests {
 
     #[test]
     fn bytes_that_are_not_utf8_anywhere_are_named_as_the_careful_path_names_them() {
+        use crate::catalog::records::testing::Trickle;
         let good = r#"{"title":"một","keyword":["k"],"x":{"y":"é"}}"#;
         let doc = format!(r#"{{"dataset":[{good},{good},{good}]}}"#);
         // A stray byte, a cut character and a bad lead byte, at every position.
@@ -822,7 +831,7 @@ mod tests {
                 // Read in pieces, the character cut by a refill included: the fast path
                 // gives up wherever the careful one fails.
                 for step in [1, 2, 3] {
-                    let reader = crate::catalog::records::testing::Trickle {
+                    let reader = Trickle {
                         bytes: &bytes,
                         step,
                     };
@@ -835,6 +844,27 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn a_record_larger_than_the_read_buffer_is_read_as_the_careful_path_reads_it() {
+        // A huge description (several refills of the splitter's buffer) in an ordinary
+        // record, which the typed read takes in place, and in one it declines.
+        let huge = "mô tả ".repeat(400_000);
+        for record in [
+            format!(r#"{{"title":"t","identifier":"a","description":"{huge}","keyword":["k"]}}"#),
+            format!(r#"{{"title":42,"description":"{huge}"}}"#),
+        ] {
+            let doc =
+                format!(r#"{{"dataset":[{{"title":"before"}},{record},{{"title":"after"}}]}}"#);
+            // On the fast path itself: giving up would hide behind the careful path.
+            let (mut records, mut all) = (pod::Reader::default(), Vec::new());
+            let summary = split_catalog(doc.as_bytes(), |s| {
+                all.push(read_record(s, &mut records)?);
+                Ok(())
+            });
+            assert_eq!(Ok((summary.unwrap(), all)), careful(doc.as_bytes()));
         }
     }
 

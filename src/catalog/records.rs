@@ -120,6 +120,7 @@ impl<R: Read> Splitter<R> {
         }
         loop {
             let text = self.text();
+            let tried = text.len();
             match parse(text) {
                 // The text goes on from `pos`: it must end the value on a character.
                 Attempt::Took(value, len) if text.is_char_boundary(len) => {
@@ -129,7 +130,6 @@ impl<R: Read> Splitter<R> {
                 Attempt::Took(..) => return Err(Bail),
                 Attempt::Declined => return Ok(None),
                 Attempt::Short => {
-                    let tried = self.text().len();
                     let wanted = tried + tried.max(CHUNK);
                     while self.buf.len() - self.pos < wanted && self.fill()? {}
                     if self.text().len() == tried {
